@@ -1,0 +1,1 @@
+"""FieldCast application: CLI, GLSL renderer, Qt player, exporters. Builds on `codec`."""

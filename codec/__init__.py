@@ -1,0 +1,1 @@
+"""FieldCast codec library: data -> field -> train -> entropy/quantize -> container -> decode. No Qt, no GL."""

@@ -1,0 +1,26 @@
+"""Occupancy grid per frame and per LOD: the single definition both renderers use."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .config import RenderParams
+
+
+def step_size(aabb: torch.Tensor, n: int, params: RenderParams) -> float:
+    """Sample spacing Δ_l for a composed density lattice of n points per axis."""
+    extent = (aabb[1] - aabb[0]).double()
+    return float(params.step_ratio * (extent / (n - 1)).min())
+
+
+@torch.no_grad()
+def occupancy_grid(density: torch.Tensor, step: float, params: RenderParams) -> torch.Tensor:
+    """Bool grid of (n-1)^3 cells [z][y][x]: True where a sample may have sigma*step >= tau.
+
+    Trilinear interpolation peaks at a cell corner, so the max over the 8 corners bounds every
+    sample inside the cell: skipping unoccupied cells can only drop samples below the threshold.
+    """
+    corner_max = F.max_pool3d(density[None, None].float(), kernel_size=2, stride=1)[0, 0]
+    sigma = F.softplus(corner_max + params.density_shift)
+    return sigma * step >= params.occupancy_threshold
