@@ -1,1 +1,1 @@
-
+"""Entropy modelling (learned, for training) and entropy coding (integer tables + constriction)."""

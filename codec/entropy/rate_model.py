@@ -1,0 +1,231 @@
+"""Learned rate model for training: factorized non-parametric densities + quantization gains.
+
+This is the *entropy model* (float, learned, differentiable). It is kept apart from the *coder*
+(`codec.entropy.tables` / `codec.entropy.coder`), which codes with integer tables stored in the
+file; the encoder fits those tables to the actual symbols, so nothing float-valued from this
+module ever reaches the decoder. Its job is the rate term of the loss (VRVVC Eq. 6 / HPC Eq. 8).
+
+One univariate density per (I/P, track, level, symbol channel), in the style of Ballé et al.
+2018 ("Variational image compression with a scale hyperprior", appendix 6.1): a monotone
+cumulative c(x) = sigmoid(g(x)) with g a small per-density network whose matrices pass through
+softplus (so g is increasing) and whose hidden layers add ``tanh(a) * tanh(h)``. The probability
+of an integer symbol y is c(y + 1/2) - c(y - 1/2).
+
+Steps (VRVVC's learned gains): track r, level l, channel c quantize with
+``s[r, l, c] = base_step[l, c] / gain[r]`` where ``gain[r] = exp(log_gain[r])`` (bin width 1/a_r
+in units of ``base_step``) and ``base_step = exp(log_base_step)``; both are learnable. Tracks are
+ordered by rate: track 0 has the smallest gain (coarsest step, fewest bytes) and pairs with the
+smallest Lagrange multiplier ``lambdas[0]``.
+
+Typical use by the trainer (values of one channel, e.g. the density residual of level l)::
+
+    s = model.step(level, track)[channel]                   # differentiable in the gains
+    y = (F - prev_recon) / s                                # closed loop, in step units
+    y_hat = noisy(y) if use_noise else ste_round(y)
+    bits = model.bits(level, track, is_p, channel, y_hat)   # scalar, differentiable
+    recon = prev_recon + s * y_hat
+    loss = bits / pixels + lambdas[track] * mse(recon, F)
+
+`level_bits` does the same for a whole level (density + planes) in one call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LIKELIHOOD_FLOOR = 1e-9
+"""Lower bound on a symbol's probability (≈ 30 bits), so a far outlier cannot give inf bits."""
+
+
+@dataclass(frozen=True)
+class RateConfig:
+    """Rate tracks and the shape of the learned densities."""
+
+    tracks: int = 4
+    """Number of rate tracks K (1..8); each is one (gain a_r, lambda_r) pair."""
+    lambdas: tuple[float, ...] = ()
+    """Lagrange multipliers per track, increasing; empty = geometric from lambda_min to lambda_max."""
+    lambda_min: float = 2e2
+    lambda_max: float = 2e4
+    gain_ratio: float = 2.0
+    """Initial gain of track r is gain_ratio**r (each track halves the step by default)."""
+    base_step: float = 0.08
+    """Initial step of track 0 for every (level, channel), in feature units."""
+    filters: tuple[int, ...] = (3, 3, 3)
+    """Hidden widths of each cumulative network (Ballé 2018 uses 3, 3, 3)."""
+    init_scale: float = 10.0
+    """Initial spread of each density, in symbols."""
+
+    def track_lambdas(self) -> tuple[float, ...]:
+        if self.lambdas:
+            if len(self.lambdas) != self.tracks:
+                raise ValueError("lambdas needs one value per track")
+            return tuple(self.lambdas)
+        if self.tracks == 1:
+            return (self.lambda_max,)
+        r = (self.lambda_max / self.lambda_min) ** (1.0 / (self.tracks - 1))
+        return tuple(self.lambda_min * r**i for i in range(self.tracks))
+
+
+def noisy(y: torch.Tensor) -> torch.Tensor:
+    """Additive uniform noise U(-1/2, 1/2): the differentiable proxy of rounding."""
+    return y + (torch.rand_like(y) - 0.5)
+
+
+def ste_round(y: torch.Tensor) -> torch.Tensor:
+    """Round in the forward pass, identity gradient (straight-through estimator)."""
+    return y + (torch.round(y) - y).detach()
+
+
+@dataclass
+class _Index:
+    tracks: int
+    levels: int
+    channels: int
+
+    def __call__(self, is_p: bool, track: int, level: int, channel: int) -> int:
+        if not (0 <= track < self.tracks and 0 <= level < self.levels):
+            raise IndexError(f"track {track} / level {level} out of range")
+        return ((int(is_p) * self.tracks + track) * self.levels + level) * self.channels + channel
+
+
+class RateModel(nn.Module):
+    """Learned densities for every (I/P, track, level, symbol channel) plus the step gains.
+
+    ``levels`` counts levels 0-based in this API (level index 0 = HPC level 1);
+    ``channels`` is the number of *symbol* channels, i.e. 1 + feature channels C.
+    """
+
+    def __init__(self, levels: int, channels: int, config: RateConfig = RateConfig()) -> None:
+        super().__init__()
+        if not 1 <= config.tracks <= 8:
+            raise ValueError("tracks must be 1..8")
+        self.config = config
+        self.levels = levels
+        self.channels = channels
+        self.tracks = config.tracks
+        self.index = _Index(config.tracks, levels, channels)
+        n = 2 * config.tracks * levels * channels
+        dims = (1, *config.filters, 1)
+        scale = config.init_scale ** (1.0 / (len(dims) - 1))
+        self.matrices = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.factors = nn.ParameterList()
+        for k in range(len(dims) - 1):
+            init = math.log(math.expm1(1.0 / scale / dims[k + 1]))
+            self.matrices.append(nn.Parameter(torch.full((n, dims[k + 1], dims[k]), init)))
+            bias = torch.rand(n, dims[k + 1], 1, generator=torch.Generator().manual_seed(k)) - 0.5
+            self.biases.append(nn.Parameter(bias))
+            if k < len(dims) - 2:
+                self.factors.append(nn.Parameter(torch.zeros(n, dims[k + 1], 1)))
+        self.log_gain = nn.Parameter(
+            torch.tensor([r * math.log(config.gain_ratio) for r in range(config.tracks)])
+        )
+        self.log_base_step = nn.Parameter(
+            torch.full((levels, channels), math.log(config.base_step))
+        )
+        self.register_buffer("lambdas", torch.tensor(config.track_lambdas(), dtype=torch.float32))
+
+    # -- steps ---------------------------------------------------------------------------------
+    def gains(self) -> torch.Tensor:
+        """a_r per track, shape (K,)."""
+        return torch.exp(self.log_gain)
+
+    def step(self, level: int, track: int) -> torch.Tensor:
+        """Steps of (level, track) per symbol channel, shape (channels,), differentiable."""
+        return torch.exp(self.log_base_step[level] - self.log_gain[track])
+
+    def steps_table(self) -> torch.Tensor:
+        """All steps as float32 (K, L, channels), detached: what the encoder freezes per GoF."""
+        with torch.no_grad():
+            return torch.exp(self.log_base_step[None] - self.log_gain[:, None, None]).float()
+
+    # -- densities -----------------------------------------------------------------------------
+    def _logits_cdf(self, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """g(x) for densities ``idx`` (B,) on inputs x (B, N)."""
+        h = x[:, None, :]
+        for k, (mat, bias) in enumerate(zip(self.matrices, self.biases)):
+            h = torch.bmm(F.softplus(mat[idx]), h) + bias[idx]
+            if k < len(self.factors):
+                h = h + torch.tanh(self.factors[k][idx]) * torch.tanh(h)
+        return h[:, 0, :]
+
+    def likelihood(self, idx: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """P(symbol) for values y (B, N) in step units under densities idx (B,)."""
+        lower = self._logits_cdf(idx, y - 0.5)
+        upper = self._logits_cdf(idx, y + 0.5)
+        # Evaluate in the tail where the sigmoids are small: numerically stable both sides.
+        sign = -torch.sign(lower + upper).detach()
+        lik = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower))
+        return lik.clamp_min(LIKELIHOOD_FLOOR)
+
+    def bits(self, level: int, track: int, is_p: bool, channel: int, y: torch.Tensor) -> torch.Tensor:
+        """Total bits of the symbols y (any shape, step units) of one channel; scalar."""
+        idx = torch.tensor([self.index(is_p, track, level, channel)], device=y.device)
+        return -torch.log2(self.likelihood(idx, y.reshape(1, -1))).sum()
+
+    def level_bits(
+        self, level: int, track: int, is_p: bool, density: torch.Tensor, planes: torch.Tensor
+    ) -> torch.Tensor:
+        """Bits of one level: density (n,n,n) and planes (3,C,m,m), both in step units."""
+        total = self.bits(level, track, is_p, 0, density)
+        c = planes.shape[1]
+        idx = torch.tensor(
+            [self.index(is_p, track, level, 1 + i) for i in range(c)], device=planes.device
+        )
+        y = planes.transpose(0, 1).reshape(c, -1)
+        return total - torch.log2(self.likelihood(idx, y)).sum()
+
+    @torch.no_grad()
+    def pmf(self, level: int, track: int, is_p: bool, channel: int, lo: int, hi: int) -> torch.Tensor:
+        """Probabilities of the integers lo..hi (inclusive), float64; for table export/analysis."""
+        idx = torch.tensor([self.index(is_p, track, level, channel)])
+        y = torch.arange(lo, hi + 1, dtype=torch.float32)[None]
+        return self.likelihood(idx, y)[0].double()
+
+
+@dataclass
+class LevelRate:
+    """Result of `closed_loop_level`: bits (scalar) and the reconstruction (differentiable)."""
+
+    bits: torch.Tensor
+    density: torch.Tensor
+    planes: torch.Tensor
+    extra: dict = field(default_factory=dict)
+
+
+def closed_loop_level(
+    model: RateModel,
+    level: int,
+    track: int,
+    is_p: bool,
+    density: torch.Tensor,
+    planes: torch.Tensor,
+    prev_density: torch.Tensor | None = None,
+    prev_planes: torch.Tensor | None = None,
+    *,
+    mode: str = "noise",
+) -> LevelRate:
+    """Simulate exactly what the coder does for one (track, level) and return rate + recon.
+
+    ``density``/``planes`` are the float chain F_t; ``prev_*`` the track's previous
+    reconstruction s*Q_{t-1} (None on the I-frame). ``mode`` is "noise" (uniform noise) or
+    "ste" (straight-through rounding). Since round(F/s) - Q_{t-1} = round((F - s*Q_{t-1}) / s),
+    the simulated symbols equal the real ones up to the rounding proxy.
+    """
+    s = model.step(level, track)
+    sd = s[0]
+    sp = s[1:].view(1, -1, 1, 1)
+    pd = prev_density if prev_density is not None else torch.zeros_like(density)
+    pp = prev_planes if prev_planes is not None else torch.zeros_like(planes)
+    yd = (density - pd) / sd
+    yp = (planes - pp) / sp
+    q = noisy if mode == "noise" else ste_round
+    yd_hat, yp_hat = q(yd), q(yp)
+    bits = model.level_bits(level, track, is_p, yd_hat, yp_hat)
+    return LevelRate(bits, pd + sd * yd_hat, pp + sp * yp_hat)
