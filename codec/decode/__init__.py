@@ -1,1 +1,5 @@
+"""Decoding .fcv files into FrameGrids."""
 
+from .decoder import Decoder
+
+__all__ = ["Decoder"]

@@ -1,0 +1,1 @@
+"""The encode pipeline: float chains -> quantized, coded chunks -> a .fcv file."""

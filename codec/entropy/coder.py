@@ -1,0 +1,188 @@
+"""Range coding of one chunk's symbol channels with constriction, zero-block flags and escapes.
+
+Chunk payload (see docs/FORMAT.md, "Frame chunk"):
+
+    uvarint  n_escapes
+    n_escapes x svarint   escaped symbol values, in coding order
+    u32 LE words          constriction RangeEncoder output (the rest of the chunk)
+
+The range-coded stream holds, for every symbol channel in order:
+1. ``k`` = number of non-zero blocks, Uniform over 0..n_blocks;
+2. if 0 < k < n_blocks: one flag per block (raster order), Categorical with
+   p(1) = clamp(round(k * 2^16 / n_blocks), 1, 2^16 - 1) / 2^16 (integer arithmetic);
+3. the symbols of the elements inside non-zero blocks, raster order, as table indices
+   (escape index n for values outside the table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import constriction
+import numpy as np
+
+from codec.errors import FormatError
+
+from .tables import TOTAL, IntTable
+from .varint import ByteReader, write_svarint, write_uvarint
+
+BLOCK = 8
+"""Edge of a zero-flag block: 8^3 voxels for the density, 8x8 tiles for each plane."""
+
+_model = constriction.stream.model
+_queue = constriction.stream.queue
+
+
+def block_grid(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Flag grid of a channel tensor: density (n,n,n) -> 3-D blocks; planes (3,m,m) -> tiles."""
+    if _is_plane(shape):
+        return (3, -(-shape[1] // BLOCK), -(-shape[2] // BLOCK))
+    return tuple(-(-s // BLOCK) for s in shape)
+
+
+def _is_plane(shape: tuple[int, ...]) -> bool:
+    """Planes of one channel are (3, m, m); a density grid is (n, n, n). n = 3 counts as density
+    (both sides of the codec use this same rule, so the ambiguity cannot desynchronize them)."""
+    return len(shape) == 3 and shape[0] == 3 and shape[1] != 3
+
+
+def block_flags(sym: np.ndarray) -> np.ndarray:
+    """Bool flag per block: True if any symbol of the block is non-zero."""
+    nz = sym != 0
+    if _is_plane(sym.shape):
+        _, m, _ = sym.shape
+        b = -(-m // BLOCK)
+        pad = np.zeros((3, b * BLOCK, b * BLOCK), dtype=bool)
+        pad[:, :m, :m] = nz
+        return pad.reshape(3, b, BLOCK, b, BLOCK).any(axis=(2, 4))
+    n = sym.shape[0]
+    b = -(-n // BLOCK)
+    pad = np.zeros((b * BLOCK,) * 3, dtype=bool)
+    pad[:n, :n, :n] = nz
+    return pad.reshape(b, BLOCK, b, BLOCK, b, BLOCK).any(axis=(1, 3, 5))
+
+
+def element_mask(flags: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Expand block flags to a bool mask of the channel's elements."""
+    if _is_plane(shape):
+        m = shape[1]
+        full = flags.repeat(BLOCK, axis=1).repeat(BLOCK, axis=2)
+        return full[:, :m, :m]
+    n = shape[0]
+    full = flags.repeat(BLOCK, axis=0).repeat(BLOCK, axis=1).repeat(BLOCK, axis=2)
+    return full[:n, :n, :n]
+
+
+def flag_probability(k: int, n_blocks: int) -> int:
+    """Integer count (of 2^16) of a non-zero flag."""
+    return max(1, min(TOTAL - 1, (k * TOTAL + n_blocks // 2) // n_blocks))
+
+
+def _categorical(table: IntTable):
+    return _model.Categorical(table.probabilities(), perfect=False)
+
+
+def _flag_model(k: int, n_blocks: int):
+    p1 = flag_probability(k, n_blocks)
+    return _model.Categorical(np.array([TOTAL - p1, p1], dtype=np.float64) / TOTAL, perfect=False)
+
+
+@dataclass
+class ChunkStats:
+    ideal_bits: float
+    """Ideal code length of the range-coded part under the chunk's own tables."""
+    raw_bytes: int
+    """Bytes of the escape section (stored raw)."""
+    coded_bytes: int
+    """Total chunk payload bytes."""
+    symbols: int
+    escapes: int
+    empirical_bits: float = 0.0
+
+
+def encode_channels(symbols: list[np.ndarray], tables: list[IntTable]) -> tuple[bytes, ChunkStats]:
+    """Code one chunk: int32 symbol tensors per channel with their tables."""
+    enc = _queue.RangeEncoder()
+    escapes: list[np.ndarray] = []
+    ideal = 0.0
+    n_sym = 0
+    for sym, table in zip(symbols, tables, strict=True):
+        sym = np.ascontiguousarray(sym, dtype=np.int32)
+        flags = block_flags(sym)
+        nb = flags.size
+        k = int(flags.sum())
+        enc.encode(np.array([k], dtype=np.int32), _model.Uniform(nb + 1))
+        ideal += np.log2(nb + 1)
+        if 0 < k < nb:
+            f = flags.reshape(-1).astype(np.int32)
+            enc.encode(f, _flag_model(k, nb))
+            p1 = flag_probability(k, nb)
+            ideal += -(k * np.log2(p1 / TOTAL) + (nb - k) * np.log2((TOTAL - p1) / TOTAL))
+        if k:
+            values = sym[element_mask(flags, sym.shape)]
+            idx, esc = table.index_of(values)
+            if idx.size:
+                enc.encode(idx, _categorical(table))
+                ideal += table.bits(idx)
+                n_sym += idx.size
+            escapes.append(esc)
+    head = bytearray()
+    esc_all = np.concatenate(escapes) if escapes else np.zeros(0, np.int32)
+    write_uvarint(head, int(esc_all.size))
+    for v in esc_all.tolist():
+        write_svarint(head, int(v))
+    words = enc.get_compressed().astype("<u4").tobytes()
+    payload = bytes(head) + words
+    return payload, ChunkStats(ideal, len(head), len(payload), n_sym, int(esc_all.size))
+
+
+def decode_channels(
+    payload: bytes | memoryview, tables: list[IntTable], shapes: list[tuple[int, ...]], what: str
+) -> list[np.ndarray]:
+    """Inverse of `encode_channels`; raises FormatError on any inconsistency."""
+    reader = ByteReader(payload, what)
+    n_esc = reader.uvarint(limit=sum(int(np.prod(s)) for s in shapes))
+    esc = np.array([reader.svarint() for _ in range(n_esc)], dtype=np.int64)
+    rest = reader.remaining()
+    if rest % 4:
+        raise FormatError(f"{what}: coded words are not a multiple of 4 bytes")
+    words = np.frombuffer(reader.take(rest), dtype="<u4").astype(np.uint32)
+    out: list[np.ndarray] = []
+    used_esc = 0
+    try:
+        dec = _queue.RangeDecoder(words)
+        for table, shape in zip(tables, shapes, strict=True):
+            grid = block_grid(shape)
+            nb = int(np.prod(grid))
+            k = int(dec.decode(_model.Uniform(nb + 1)))
+            if not 0 <= k <= nb:
+                raise FormatError(f"{what}: bad block count")
+            if k == 0:
+                out.append(np.zeros(shape, dtype=np.int32))
+                continue
+            if k == nb:
+                flags = np.ones(grid, dtype=bool)
+            else:
+                flags = dec.decode(_flag_model(k, nb), nb).reshape(grid).astype(bool)
+                if int(flags.sum()) != k:
+                    raise FormatError(f"{what}: block flags disagree with their count")
+            mask = element_mask(flags, shape)
+            count = int(mask.sum())
+            idx = dec.decode(_categorical(table), count)
+            values = idx.astype(np.int64) + table.lo
+            is_esc = idx == table.n
+            n_here = int(is_esc.sum())
+            if used_esc + n_here > n_esc:
+                raise FormatError(f"{what}: more escapes coded than stored")
+            values[is_esc] = esc[used_esc : used_esc + n_here]
+            used_esc += n_here
+            sym = np.zeros(shape, dtype=np.int32)
+            sym[mask] = values.astype(np.int32)
+            out.append(sym)
+    except FormatError:
+        raise
+    except Exception as exc:  # constriction reports corrupt streams as ValueError etc.
+        raise FormatError(f"{what}: corrupt range-coded data ({exc})") from None
+    if used_esc != n_esc:
+        raise FormatError(f"{what}: {n_esc - used_esc} stored escapes were never used")
+    return out
