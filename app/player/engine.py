@@ -94,9 +94,12 @@ class PlaybackEngine:
         self._displayed = point
         self._target = point
         self._target_since = 0.0
-        self._target_anchor = 0
         self._stop = False
         self._playing = False
+        self.fps = float(source.info.fps) or 25.0
+        self.late_tolerance = 2
+        """A frame this many frames older than the playhead may still be shown (better late than
+        holding an even older one when decoding falls behind)."""
         self._generation = 0
         self._warned = False
         self._busy: Key | None = None
@@ -131,41 +134,45 @@ class PlaybackEngine:
             if point == self._displayed:
                 self._lock.notify_all()
                 return
-            # Start the new point a little ahead of the playhead: by the time those frames are
-            # decoded, the playhead will have reached them.
-            self._target_anchor = self._playhead
             self._generation += 1
             self._lock.notify_all()
 
-    def set_playing(self, playing: bool) -> None:
+    def set_playing(self, playing: bool, fps: float | None = None) -> None:
         """Paused, a new point is decoded at the playhead itself instead of ahead of it."""
         with self._lock:
             self._playing = bool(playing)
+            if fps is not None:
+                self.fps = float(fps)
             self._lock.notify_all()
 
     def seek(self, frame: int) -> None:
         with self._lock:
             self._playhead = frame % self.frames
-            self._target_anchor = self._playhead
             self._generation += 1
             self._lock.notify_all()
 
     def frame_for(self, frame: int) -> Shown | None:
-        """What to draw for ``frame`` now; None when it is not decoded (the UI keeps the old one)."""
+        """What to draw for ``frame`` now; None when it is not decoded (the UI keeps the old one).
+
+        When ``frame`` itself is missing, the newest decoded frame at most ``late_tolerance``
+        frames older is returned instead (its ``frame`` says which one it is).
+        """
         frame %= self.frames
         with self._lock:
             if frame != self._playhead:
                 self._playhead = frame
                 self._lock.notify_all()
-            if self._target != self._displayed:
-                hit = self._lookup(frame, self._target)
+            for back in range(self.late_tolerance + 1):
+                f = (frame - back) % self.frames
+                if self._target != self._displayed:
+                    hit = self._lookup(f, self._target)
+                    if hit is not None:
+                        self._switch_locked()
+                        return Shown(f, self._displayed, hit.grids, hit.level)
+                hit = self._lookup(f, self._displayed)
                 if hit is not None:
-                    self._switch_locked()
-                    return Shown(frame, self._displayed, hit.grids, hit.level)
-            hit = self._lookup(frame, self._displayed)
-            if hit is None:
-                return None
-            return Shown(frame, self._displayed, hit.grids, hit.level)
+                    return Shown(f, self._displayed, hit.grids, hit.level)
+            return None
 
     def is_ready(self, frame: int, point: OperatingPoint) -> bool:
         with self._lock:
@@ -233,15 +240,13 @@ class PlaybackEngine:
         head = self._playhead
         shown = self._displayed
         wants: list[tuple[int, OperatingPoint]] = []
-        # 1. keep the current point playing right now.
-        wants += [((head + i) % self.frames, shown) for i in range(2)]
-        # 2. catch the new point up, starting a little ahead of the playhead.
         if self._target != shown:
-            lead = self._catchup_lead()
-            start = max(head, self._target_anchor) + lead
-            wants += [((start + i) % self.frames, self._target) for i in range(self.prefetch)]
-        # 3. prefetch the current point.
-        wants += [((head + i) % self.frames, shown) for i in range(2, self.prefetch)]
+            # Catch the new point up first, starting where the playhead will be by the time it is
+            # decoded; the old point only fills in the frame at the playhead meanwhile.
+            start = head + self._catchup_lead()
+            ahead = [((start + i) % self.frames, self._target) for i in range(self.prefetch)]
+            wants += ahead[:2] + [(head, shown)] + ahead[2:]
+        wants += [((head + i) % self.frames, shown) for i in range(self.prefetch)]
         for frame, point in wants:
             if self._lookup(frame, point) is None:
                 return frame, point
@@ -250,8 +255,9 @@ class PlaybackEngine:
     def _catchup_lead(self) -> int:
         if not self._playing:
             return 0
-        # Frames the playhead advances while one frame decodes, assuming ~25 fps playback.
-        return min(self.prefetch, max(1, int(round(self.decode_ms / 40.0)) + 1))
+        # Frames the playhead advances while one frame decodes.
+        frames_per_decode = self.decode_ms * self.fps / 1000.0
+        return min(self.prefetch, int(frames_per_decode) + 1)
 
     def _run(self) -> None:
         while True:
@@ -279,6 +285,8 @@ class PlaybackEngine:
         while level >= 1:
             try:
                 grids = self.source.decode(frame, point.track, level)
+                # Compose the LOD here so the UI thread's upload does not pay for it.
+                grids.composed()
                 break
             except FormatError as exc:
                 problem = problem or str(exc)
