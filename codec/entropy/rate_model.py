@@ -175,6 +175,8 @@ class RateModel(nn.Module):
         """Bits of one level: density (n,n,n) and planes (3,C,m,m), both in step units."""
         total = self.bits(level, track, is_p, 0, density)
         c = planes.shape[1]
+        if c == 0:
+            return total
         idx = torch.tensor(
             [self.index(is_p, track, level, 1 + i) for i in range(c)], device=planes.device
         )

@@ -111,14 +111,13 @@ def quantize_counts(freq: np.ndarray) -> np.ndarray:
         order = np.argsort(-frac, kind="stable")
         q[order[: diff % len(q)]] += 1
         q += diff // len(q)
-    while diff < 0:
-        order = np.argsort(-q, kind="stable")
-        for k in order:
-            if diff == 0:
-                break
-            if q[k] > 1:
-                q[k] -= 1
-                diff += 1
+    # Too many entries were lifted to 1: take the excess from the largest counts.
+    for k in np.argsort(-q, kind="stable"):
+        if diff >= 0:
+            break
+        take = min(-diff, int(q[k]) - 1)
+        q[k] -= take
+        diff += take
     assert int(q.sum()) == TOTAL and q.min() >= 1
     return q
 
