@@ -7,9 +7,11 @@ Chunk payload (see docs/FORMAT.md, "Frame chunk"):
     u32 LE words          constriction RangeEncoder output (the rest of the chunk)
 
 The range-coded stream holds, for every symbol channel in order:
-1. ``k`` = number of non-zero blocks, Uniform over 0..n_blocks;
+1. ``k`` = number of non-zero blocks, with near-uniform integer counts over 0..n_blocks;
 2. if 0 < k < n_blocks: one flag per block (raster order), Categorical with
    p(1) = clamp(round(k * 2^16 / n_blocks), 1, 2^16 - 1) / 2^16 (integer arithmetic);
+Every model is an integer table of counts summing to 2^16, given to constriction so that its
+24-bit probabilities are exactly 256 * count (`exact_model`).
 3. the symbols of the elements inside non-zero blocks, raster order, as table indices
    (escape index n for values outside the table).
 """
@@ -17,6 +19,7 @@ The range-coded stream holds, for every symbol channel in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import constriction
 import numpy as np
@@ -78,13 +81,35 @@ def flag_probability(k: int, n_blocks: int) -> int:
     return max(1, min(TOTAL - 1, (k * TOTAL + n_blocks // 2) // n_blocks))
 
 
+def exact_model(counts: np.ndarray):
+    """A constriction model whose 24-bit probabilities are exactly ``256 * counts`` (counts sum
+    to 2^16). constriction's fast quantization puts the left CDF of entry i at
+    ``floor(F_i * (2^24 - n) / Σw) + i`` for weights w; with ``w = 256 * counts - 1`` the scale
+    is exactly 1 and F_i = 256 * C_i - i (integers, exact in float), so the CDF is 256 * C_i."""
+    weights = counts.astype(np.float64) * 256.0 - 1.0
+    return _model.Categorical(weights, perfect=False)
+
+
 def _categorical(table: IntTable):
-    return _model.Categorical(table.probabilities(), perfect=False)
+    return exact_model(table.counts)
 
 
 def _flag_model(k: int, n_blocks: int):
     p1 = flag_probability(k, n_blocks)
-    return _model.Categorical(np.array([TOTAL - p1, p1], dtype=np.float64) / TOTAL, perfect=False)
+    return exact_model(np.array([TOTAL - p1, p1], dtype=np.int64))
+
+
+@lru_cache(maxsize=64)
+def _uniform_model(size: int):
+    """Counts as equal as possible over 0..size-1 (the first TOTAL % size entries get one more)."""
+    counts = np.full(size, TOTAL // size, dtype=np.int64)
+    counts[: TOTAL % size] += 1
+    return exact_model(counts), counts
+
+
+def _uniform_bits(value: int, size: int) -> float:
+    counts = _uniform_model(size)[1]
+    return float(-np.log2(counts[value] / TOTAL))
 
 
 @dataclass
@@ -111,8 +136,8 @@ def encode_channels(symbols: list[np.ndarray], tables: list[IntTable]) -> tuple[
         flags = block_flags(sym)
         nb = flags.size
         k = int(flags.sum())
-        enc.encode(np.array([k], dtype=np.int32), _model.Uniform(nb + 1))
-        ideal += np.log2(nb + 1)
+        enc.encode(np.array([k], dtype=np.int32), _uniform_model(nb + 1)[0])
+        ideal += _uniform_bits(k, nb + 1)
         if 0 < k < nb:
             f = flags.reshape(-1).astype(np.int32)
             enc.encode(f, _flag_model(k, nb))
@@ -154,7 +179,7 @@ def decode_channels(
         for table, shape in zip(tables, shapes, strict=True):
             grid = block_grid(shape)
             nb = int(np.prod(grid))
-            k = int(dec.decode(_model.Uniform(nb + 1)))
+            k = int(dec.decode(_uniform_model(nb + 1)[0]))
             if not 0 <= k <= nb:
                 raise FormatError(f"{what}: bad block count")
             if k == 0:
