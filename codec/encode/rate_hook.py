@@ -1,0 +1,166 @@
+"""Joint rate-distortion training: the codec's side of the trainer's `RateHook` seam.
+
+The trainer (codec/train) renders ``base + simulate(delta)`` per level and adds
+``hook.loss(deltas, step_fraction)`` to its photometric loss. This hook makes both match what
+the coder will do (docs/FORMAT.md §6):
+
+* ``simulate`` returns, for one rate track r* per step, the closed-loop reconstruction
+  ``s·Q_{t-1} + s·STE(y)`` with ``y = (F_t − s·Q_{t-1}) / s`` and ``F_t = base + delta``
+  (straight-through rounding: the photometric loss sees the decoded grids of track r*; r* cycles
+  over the tracks, HPC's multi-rate supervision without K renders per step);
+* ``loss`` adds, for every track, VRVVC Eq. 6: ``rate_weight · (bits_r / elements +
+  λ_r · MSE(recon_r, F_t))``, bits from the learned `RateModel` on noisy symbols
+  ``y + U(−½, ½)``, over a seeded random subset of elements (``rate_samples`` per tensor,
+  scaled up: unbiased, and the cost per step stays flat at any grid size).
+
+Because ``Q_{t-1} = round(F_{t-1} / s)`` exactly (closed loop) and the trainer's P-frame base
+is F_{t-1}, the hook needs no state across frames besides the model: ``s·Q_{t-1}`` is
+recomputed from the base. Steps (gains and per-level scales) train on the I-frame only and are
+frozen for the rest of the GoF; `steps_table()` is what the encoder stores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from codec.entropy.rate_model import RateModel, ste_round
+
+
+@dataclass(frozen=True)
+class JointRateConfig:
+    rate_weight: float = 1e-3
+    """γ: weight of the whole RD term against the photometric MSE."""
+    rate_samples: int = 32768
+    """Elements per (kind, level) tensor the rate is evaluated on each step (0 = all)."""
+    seed: int = 0
+
+
+class JointRateHook:
+    """Implements codec.train.hooks.RateHook for K tracks with a shared RateModel."""
+
+    def __init__(self, model: RateModel, config: JointRateConfig = JointRateConfig()) -> None:
+        self.model = model
+        self.config = config
+        self.params = None
+        self.is_key = True
+        self.frame = 0
+        self.counter = 0
+        self._prev: dict[tuple[str, int, int], torch.Tensor] = {}
+
+    # -- protocol --------------------------------------------------------------------------------
+    def bind(self, params) -> None:  # noqa: ANN001 - codec.train.params.LevelParams (duck-typed)
+        """The frame's LevelParams (base tensors); call before the frame's first step."""
+        self.params = params
+        self._prev.clear()
+
+    def begin_frame(self, frame_index: int, is_key: bool) -> None:
+        self.frame = frame_index
+        self.is_key = is_key
+        self.counter = 0
+        self._prev.clear()
+        for p in (self.model.log_gain, self.model.log_base_step):
+            p.requires_grad_(is_key)
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    @property
+    def track(self) -> int:
+        """The track whose reconstruction the renderer sees this step."""
+        return (self.frame + self.counter) % self.model.tracks
+
+    def simulate(self, kind: str, level: int, delta: torch.Tensor) -> torch.Tensor:
+        base = self._base(kind, level)
+        s = self._step(kind, level, self.track, delta)
+        prev = self._prev_recon(kind, level, self.track, base, s)
+        y = (base + delta - prev) / s
+        return prev + s * ste_round(y) - base
+
+    def loss(self, deltas: dict[tuple[str, int], torch.Tensor], step_fraction: float) -> torch.Tensor:
+        cfg = self.config
+        total = None
+        gen = torch.Generator().manual_seed(
+            (cfg.seed * 1_000_003 + self.frame * 10_007 + self.counter) & 0x7FFFFFFF
+        )
+        for (kind, level), delta in deltas.items():
+            base = self._base(kind, level)
+            f = base + delta
+            n = f.numel()
+            per_channel = n if kind == "density" else n // f.shape[1]
+            k = per_channel
+            if cfg.rate_samples:
+                k = min(per_channel, max(1, cfg.rate_samples // (n // per_channel)))
+            idx = None if k == per_channel else torch.randint(per_channel, (k,), generator=gen)
+            noise = torch.rand(f.shape, generator=gen).to(f.device) - 0.5
+            for r in range(self.model.tracks):
+                s = self._step(kind, level, r, delta)
+                prev = self._prev_recon(kind, level, r, base, s)
+                y = (f - prev) / s
+                y_hat = y + noise
+                bits = self._bits(kind, level, r, y_hat, idx) * (per_channel / k)
+                dist = torch.mean((s * noise) ** 2)
+                term = bits / n + self.model.lambdas[r] * dist
+                total = term if total is None else total + term
+        self.counter += 1
+        if total is None:
+            return torch.zeros(())
+        return cfg.rate_weight * total / self.model.tracks
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _base(self, kind: str, level: int) -> torch.Tensor:
+        assert self.params is not None, "JointRateHook.bind(params) must be called first"
+        return (self.params.base_density if kind == "density" else self.params.base_planes)[level]
+
+    def _step(self, kind: str, level: int, track: int, like: torch.Tensor) -> torch.Tensor:
+        s = self.model.step(level, track).to(like.device)
+        return s[0] if kind == "density" else s[1:].view(1, -1, 1, 1)
+
+    def _prev_recon(
+        self, kind: str, level: int, track: int, base: torch.Tensor, s: torch.Tensor
+    ) -> torch.Tensor:
+        """s·Q_{t-1} of the track (zero on the I-frame); steps are frozen on P-frames."""
+        if self.is_key:
+            return torch.zeros_like(base)
+        key = (kind, level, track)
+        if key not in self._prev:
+            with torch.no_grad():
+                sd = s.detach()
+                self._prev[key] = torch.round(base / sd) * sd
+        return self._prev[key]
+
+    def _bits(
+        self, kind: str, level: int, track: int, y: torch.Tensor, idx: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Bits of the sampled positions (all when idx is None) of every channel."""
+        is_p = not self.is_key
+        if kind == "density":
+            v = y.reshape(-1)
+            return self.model.bits(level, track, is_p, 0, v if idx is None else v[idx.to(v.device)])
+        c = y.shape[1]
+        flat = y.transpose(0, 1).reshape(c, -1)
+        if idx is not None:
+            flat = flat[:, idx.to(flat.device)]
+        chan = torch.tensor(
+            [self.model.index(is_p, track, level, 1 + i) for i in range(c)], device=y.device
+        )
+        return -torch.log2(self.model.likelihood(chan, flat)).sum()
+
+    # -- checkpoint ----------------------------------------------------------------------------
+    def steps_table(self) -> np.ndarray:
+        return self.model.steps_table().cpu().numpy()
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        out = {f"rate.{k}": v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
+        out["rate.counter"] = np.array([self.counter, self.frame, int(self.is_key)], np.int64)
+        return out
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        sd = {k[5:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
+              if k.startswith("rate.") and k != "rate.counter"}
+        self.model.load_state_dict(sd)
+        if "rate.counter" in arrays:
+            c, f, key = (int(x) for x in arrays["rate.counter"])
+            self.counter, self.frame, self.is_key = c, f, bool(key)
