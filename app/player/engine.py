@@ -313,4 +313,6 @@ class PlaybackEngine:
         if grids is not None:
             self.decode_ms = ms if self.decoded_count == 0 else 0.7 * self.decode_ms + 0.3 * ms
             self.events.put(EngineEvent("decoded", frame=frame, point=point, ms=ms))
-        return Decoded(grids, max(level, 0), ms, _grid_bytes(grids))
+        # A truncated file decodes at the highest complete level, which may be lower than asked.
+        got = grids.lod if grids is not None else 0
+        return Decoded(grids, got, ms, _grid_bytes(grids))

@@ -14,12 +14,14 @@ def synthetic_source() -> SyntheticSource:
 
 
 @pytest.fixture
-def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """QSettings in a temporary directory so tests never touch (or depend on) the user's."""
-    from PySide6.QtCore import QSettings
+def isolated_settings(tmp_path: Path) -> Path:
+    """An INI file for the window's QSettings, so tests never touch (or depend on) the user's."""
+    return tmp_path / "player.ini"
 
-    path = tmp_path / "settings"
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(path))
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(path))
-    return path
+
+@pytest.fixture(scope="session")
+def tiny_fcv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real .fcv (2 GoFs, 2 tracks, 3 levels, 8 frames) encoded once per session."""
+    from player_fixtures import write_blob_clip
+
+    return write_blob_clip(tmp_path_factory.mktemp("clip") / "blob.fcv")
