@@ -1,7 +1,6 @@
 #version 430
 // Ray-marches one composed LOD of a FieldCast frame: docs/RENDERING.md, term by term.
-// The host prepends #defines: C4 (RGBA texel groups per plane point), HW_FILTER (0/1) and the
-// generated MLP code in place of the two @...@ markers below — see app/gl/program.py.
+// The host prepends #defines: C4 (RGBA texel groups per plane point), N_FEATURES, HW_FILTER.
 
 uniform sampler3D u_density;      // R32F/R16F, n^3, texel (x, y, z)
 uniform sampler2DArray u_planes;  // RGBA, m x m, layer = plane * C4 + group
@@ -19,11 +18,11 @@ uniform vec3 u_origin;
 uniform vec4 u_intrinsics;        // fx, fy, cx, cy in camera pixels
 uniform vec2 u_pixel_scale;       // camera pixels per target pixel (render scale)
 uniform float u_target_height;    // target height in pixels (gl_FragCoord is bottom-up)
-uniform vec3 u_background;
 
-layout(std430, binding = 0) readonly buffer MlpWeights { vec4 W[]; };
-
-out vec4 frag_color;
+// Pass 1 of 2: writes the normalized accumulated features and the alpha of every ray that hit
+// something, and depth 0 there; pass 2 (mlp.frag) runs the MLP only where the depth test passes.
+layout(location = 0) out vec4 out_features[3 * C4];
+layout(location = N_FEATURES) out vec4 out_alpha;  // N_FEATURES = 3 * C4, a literal
 
 const float TRANSMITTANCE_STOP = 1e-4;
 const float ALPHA_FLOOR = 1e-4;
@@ -148,9 +147,10 @@ void main() {
         k += 1;
     }
 
+    // Nothing hit: depth stays 1 so pass 2 skips the pixel, which keeps (background, A = 0).
+    if (alpha_sum <= 0.0) discard;
     float norm = 1.0 / max(alpha_sum, ALPHA_FLOOR);
-    @MLP_INPUTS@
-    @MLP_BODY@
-    vec3 rgb = alpha_sum * color + (1.0 - alpha_sum) * u_background;
-    frag_color = vec4(rgb, alpha_sum);
+    for (int i = 0; i < 3 * C4; ++i) out_features[i] = acc[i] * norm;
+    out_alpha = vec4(alpha_sum, 0.0, 0.0, 0.0);
+    gl_FragDepth = 0.0;
 }

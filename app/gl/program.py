@@ -92,12 +92,13 @@ def pack_mlp(weights: MLPWeights, layout: MlpLayout) -> np.ndarray:
     return np.concatenate(chunks)
 
 
-def mlp_glsl(layout: MlpLayout) -> tuple[str, str]:
-    """(MLP_INPUTS, MLP_BODY): GLSL that builds the MLP input and leaves `vec3 color`."""
+def mlp_inputs_glsl(layout: MlpLayout) -> str:
+    """GLSL that builds the MLP input x0 from the accumulated features and the view code."""
     c4 = layout.c4
     in4 = layout.in4
     lines = [f"vec4 x0[{in4[0]}];"]
-    lines.append(f"for (int i = 0; i < {3 * c4}; ++i) x0[i] = acc[i] * norm;")
+    for i in range(3 * c4):
+        lines.append(f"x0[{i}] = texelFetch(u_features[{i}], pix_i, 0);")
     for i in range(3 * c4, in4[0]):
         lines.append(f"x0[{i}] = vec4(0.0);")
     view = ["d.x", "d.y", "d.z"]
@@ -110,31 +111,87 @@ def mlp_glsl(layout: MlpLayout) -> tuple[str, str]:
         lines.append(f"x0[{slot // 4}][{slot % 4}] = {expr};")
     inputs = "\n    ".join(lines)
 
+    return inputs
+
+
+def _unrolled_body(layout: MlpLayout) -> list[str]:
+    """Straight-line MLP with constant weight indices (for weights baked as constants)."""
     body = []
     n_layers = len(layout.widths)
     for li, ((w_off, b_off), width) in enumerate(zip(layout.offsets(), layout.widths)):
-        out4 = _ceil4(width)
+        in4, out4 = layout.in4[li], _ceil4(width)
         src, dst = f"x{li}", f"x{li + 1}"
-        last = li == n_layers - 1
         body.append(f"vec4 {dst}[{out4}];")
-        # Fully unrolled with constant indices: llvmpipe then loads every weight once per
-        # SIMD batch instead of gathering it per pixel (a loop here was 50x slower).
         for o in range(out4):
             comps = []
             for j in range(4):
-                row = w_off + (4 * o + j) * in4[li]
-                comps.append(" + ".join(f"dot(W[{row + i}], {src}[{i}])" for i in range(in4[li])))
+                row = w_off + (4 * o + j) * in4
+                comps.append(" + ".join(f"dot(W[{row + i}], {src}[{i}])" for i in range(in4)))
             pre = f"W[{b_off + o}] + vec4(\n        " + ",\n        ".join(comps) + ")"
+            last = li == n_layers - 1
             act = f"1.0 / (1.0 + exp(-({pre})))" if last else f"max({pre}, vec4(0.0))"
             body.append(f"{dst}[{o}] = {act};")
-    body.append(f"vec3 color = x{n_layers}[0].xyz;")
-    return inputs, "\n    ".join(body)
+    return body
 
 
-def field_fragment_source(layout: MlpLayout, hw_filter: bool) -> str:
-    src = shader_source("field.frag")
-    inputs, body = mlp_glsl(layout)
-    header, rest = src.split("\n", 1)
-    defines = f"#define C4 {layout.c4}\n#define HW_FILTER {int(hw_filter)}\n"
-    rest = rest.replace("@MLP_INPUTS@", inputs).replace("@MLP_BODY@", body)
+def _looped_body(layout: MlpLayout) -> list[str]:
+    """Compact MLP with loops over a weight buffer (small program, fast on real GPUs)."""
+    body = []
+    n_layers = len(layout.widths)
+    for li, ((w_off, b_off), width) in enumerate(zip(layout.offsets(), layout.widths)):
+        in4, out4 = layout.in4[li], _ceil4(width)
+        src, dst = f"x{li}", f"x{li + 1}"
+        act = "1.0 / (1.0 + exp(-s))" if li == n_layers - 1 else "max(s, vec4(0.0))"
+        body += [
+            f"vec4 {dst}[{out4}];",
+            f"for (int o = 0; o < {out4}; ++o) {{",
+            f"    vec4 s = W[{b_off} + o];",
+            "    for (int j = 0; j < 4; ++j) {",
+            f"        int row = {w_off} + (4 * o + j) * {in4};",
+            "        float dot_sum = 0.0;",
+            f"        for (int i = 0; i < {in4}; ++i) dot_sum += dot(W[row + i], {src}[i]);",
+            "        s[j] += dot_sum;",
+            "    }",
+            f"    {dst}[o] = {act};",
+            "}",
+        ]
+    return body
+
+
+def _vec4_literals(packed: np.ndarray) -> str:
+    # repr of a float32 widened to float64 round-trips, so GLSL parses the exact float32 back.
+    return ",\n    ".join(
+        "vec4(" + ", ".join(repr(float(v)) for v in row) + ")" for row in packed.reshape(-1, 4)
+    )
+
+
+WEIGHT_MODES = ("constants", "buffer")
+"""How the shader gets the MLP: baked constants (one program per GoF; the only fast way on
+llvmpipe, whose buffer/texture loads with uniform addresses cost a branch or a gather each) or
+a storage buffer (one program per shape; what real GPUs like)."""
+
+
+def field_fragment_source(hw_filter: bool, c4: int) -> str:
+    """Pass 1: the ray marcher writing normalized features, alpha and depth."""
+    header, rest = shader_source("field.frag").split("\n", 1)
+    defines = f"#define C4 {c4}\n#define N_FEATURES {3 * c4}\n#define HW_FILTER {int(hw_filter)}\n"
     return f"{header}\n{defines}{rest}"
+
+
+def mlp_fragment_source(layout: MlpLayout, packed_weights: np.ndarray | None = None) -> str:
+    """Pass 2: the MLP; weights baked in as constants when `packed_weights` is given."""
+    header, rest = shader_source("mlp.frag").split("\n", 1)
+    if packed_weights is not None:
+        n4 = len(packed_weights) // 4
+        decl = f"const vec4 W[{n4}] = vec4[](\n    {_vec4_literals(packed_weights)});"
+        body = _unrolled_body(layout)
+    else:
+        decl = "layout(std430, binding = 0) readonly buffer MlpWeights { vec4 W[]; };"
+        body = _looped_body(layout)
+    body.append(f"vec3 color = x{len(layout.widths)}[0].xyz;")
+    rest = (
+        rest.replace("@MLP_WEIGHTS@", decl)
+        .replace("@MLP_INPUTS@", mlp_inputs_glsl(layout))
+        .replace("@MLP_BODY@", "\n    ".join(body))
+    )
+    return f"{header}\n#define C4 {layout.c4}\n{rest}"
