@@ -27,10 +27,20 @@ import numpy as np
 
 from ..errors import FieldCastError
 
-DEFAULT_CRFS: tuple[int, ...] = (0, 4, 8, 12, 16, 20, 24, 28, 32)
+LOSSLESS = -1
+"""A 'CRF' that stands for x265's mathematically lossless mode (``lossless=1``): the point
+whose only error is the 12-bit quantization, so the baseline's best point is the best the
+representation allows at 12 bits."""
+
+DEFAULT_CRFS: tuple[int, ...] = (LOSSLESS, 0, 4, 8, 12, 16, 20, 24, 28, 32)
 """libx265 CRF values of the baseline's RD curve, best quality first. CRF 0 on 12-bit input
-keeps the grid error at a few codes of 4096 (see docs/EVALUATION.md); 32 is far below any
-useful quality for these fields."""
+leaves a few codes of 4096 of error, lossless none; 32 is far below any useful quality for
+these fields (docs/EVALUATION.md)."""
+
+
+def crf_label(crf: float) -> str:
+    return "lossless" if crf == LOSSLESS else f"crf{crf:g}"
+
 
 RANGE_BYTES = 8
 """Side info per grid: its float32 (min, max)."""
@@ -52,8 +62,10 @@ class H265Config:
     """x265 speed preset (medium is libx265's default)."""
     bits: int = 12
     """Bits per sample; 12 is the most the bundled libx265 accepts (gray12le)."""
-    align: int = 8
-    """Mosaic width and height are padded up to a multiple of this (x265's minimum CU)."""
+    align: int = 64
+    """Mosaic width and height are padded up to a multiple of this: x265's CTU size. Smaller
+    alignments are not safe: the bundled ffmpeg/libx265 aborts with heap corruption on some
+    narrow gray12 frames (widths 40 and 48 at any height, measured); multiples of 64 never did."""
     fps: int = 10
     """Nominal frame rate written into the stream (rate control depends on it only mildly)."""
 
@@ -173,15 +185,17 @@ def _pix_fmt(bits: int) -> str:
 
 
 def encode_video(frames: np.ndarray, crf: float, cfg: H265Config) -> bytes:
-    """(T, H, W) uint16 codes → raw H.265 Annex-B bitstream."""
+    """(T, H, W) uint16 codes → raw H.265 Annex-B bitstream (`crf` may be `LOSSLESS`)."""
     t, h, w = frames.shape
     pix = _pix_fmt(cfg.bits)
     data = frames.astype("<u2" if cfg.bits > 8 else np.uint8).tobytes()
+    rate = ["-x265-params", "log-level=error:lossless=1"] if crf == LOSSLESS else [
+        "-crf", f"{crf:g}", "-x265-params", "log-level=error"
+    ]  # fmt: skip
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin",
         "-f", "rawvideo", "-pix_fmt", pix, "-s", f"{w}x{h}", "-r", str(cfg.fps), "-i", "-",
-        "-c:v", "libx265", "-preset", cfg.preset, "-crf", f"{crf:g}",
-        "-x265-params", "log-level=error", "-pix_fmt", pix, "-f", "hevc", "-",
+        "-c:v", "libx265", "-preset", cfg.preset, *rate, "-pix_fmt", pix, "-f", "hevc", "-",
     ]  # fmt: skip
     proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
@@ -322,12 +336,12 @@ def run_baseline(
 ) -> Iterator[H265Point]:
     """Code `seq` at every CRF of `cfg`, decode it, and yield the points (best quality first).
 
-    With `cache_dir`, each finished point is stored in ``cache_dir/crf<value>/`` and reused, so an
+    With `cache_dir`, each finished point is stored in ``cache_dir/<crf_label>/`` and reused, so an
     interrupted evaluation resumes.
     """
     for crf in cfg.crfs:
         point = None
-        sub = cache_dir / f"crf{crf:g}" if cache_dir is not None else None
+        sub = cache_dir / crf_label(crf) if cache_dir is not None else None
         if sub is not None:
             point = H265Point.load(sub)
         if point is None:

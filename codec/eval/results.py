@@ -6,6 +6,7 @@ can be redrawn without rendering anything again.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -140,6 +141,12 @@ def summarize(variants: dict[str, VariantResult]) -> dict:
         out[f"bd_psnr_vs_{key}"] = bd.bd_psnr
         if bd.error:
             out["errors"][key] = bd.error
+    if POST_TRAINING in variants:
+        gap = variants[POST_TRAINING].settings.get("best_point_gap_db")
+        out["post_training_best_gap_db"] = gap
+        out["post_training_unquantized_psnr"] = variants[POST_TRAINING].settings.get(
+            "unquantized_psnr_test"
+        )
     for name in ABLATIONS:
         if name not in variants:
             continue
@@ -148,10 +155,12 @@ def summarize(variants: dict[str, VariantResult]) -> dict:
         out["ablations_bd_psnr"][name] = bd.bd_psnr
         if bd.error:
             out["errors"][name] = bd.error
-        lod = compare(full.lod_curve(), variants[name].lod_curve())
-        out["lod_ablations"][name] = lod.bd_rate
-        if lod.error:
-            out["errors"][f"{name} (per-level)"] = lod.error
+        full_lod, abl_lod = full.lod_curve(), variants[name].lod_curve()
+        if len(full_lod[0]) > 1 and len(abl_lod[0]) > 1:  # only when levels were scored
+            lod = compare(full_lod, abl_lod)
+            out["lod_ablations"][name] = lod.bd_rate
+            if lod.error:
+                out["errors"][f"{name} (per-level)"] = lod.error
     return out
 
 
@@ -159,6 +168,16 @@ def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return f"{value:{spec}}{suffix}"
+
+
+def _steps_text(steps: dict) -> str:
+    """ "key_steps=1500, p_steps=400"; per-model dicts (fixed-rate) shown once when identical."""
+    if steps and all(isinstance(v, dict) for v in steps.values()):
+        distinct = {json.dumps(v, sort_keys=True) for v in steps.values()}
+        if len(distinct) == 1:
+            return f"{len(steps)} models × ({_steps_text(next(iter(steps.values())))})"
+        return "; ".join(f"{k}: {_steps_text(v)}" for k, v in steps.items())
+    return ", ".join(f"{k}={val}" for k, val in steps.items()) or "-"
 
 
 def markdown_table(variants: dict[str, VariantResult], summary: dict) -> str:
@@ -176,6 +195,13 @@ def markdown_table(variants: dict[str, VariantResult], summary: dict) -> str:
         lines.append(
             f"| ablation {name} vs full | {_fmt(value, '+.1f', ' %')}"
             f" | {_fmt(summary['ablations_bd_psnr'].get(name), '+.2f', ' dB')} |"
+        )
+    if summary.get("post_training_best_gap_db") is not None:
+        lines.append("")
+        lines.append(
+            f"Post-training baseline: unquantized field "
+            f"{summary['post_training_unquantized_psnr']:.2f} dB on the test views; its best H.265 "
+            f"point is {summary['post_training_best_gap_db']:.2f} dB below it."
         )
     if summary["errors"]:
         lines.append("")
@@ -195,7 +221,7 @@ def markdown_table(variants: dict[str, VariantResult], summary: dict) -> str:
             )
     lines += ["", "| variant | steps | seeds | encode s |", "| --- | --- | --- | ---: |"]
     for v in variants.values():
-        steps = ", ".join(f"{k}={val}" for k, val in v.steps.items()) or "-"
+        steps = _steps_text(v.steps)
         seeds = ", ".join(str(s) for s in v.seeds) or "-"
         lines.append(f"| {v.name} | {steps} | {seeds} | {_fmt(v.seconds, '.0f')} |")
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from codec.eval.baseline_h265 import (
+    LOSSLESS,
     GridSequence,
     H265Config,
     H265Point,
@@ -17,7 +18,7 @@ from codec.eval.baseline_h265 import (
     untile,
 )
 
-CRFS = (0, 16, 32)
+CRFS = (LOSSLESS, 0, 16, 32)
 
 
 def _smooth(rng: np.random.Generator, shape: tuple[int, ...], t: int) -> np.ndarray:
@@ -90,12 +91,22 @@ def test_error_falls_and_bytes_rise_as_crf_drops(points, sequence) -> None:
     errors = [_grid_rmse(p.decoded, sequence) for p in points]
     sizes = [p.total_bytes() for p in points]
     assert [p.crf for p in points] == list(CRFS)
-    assert errors[0] < errors[1] < errors[2], errors
-    assert sizes[0] > sizes[1] > sizes[2], sizes
+    assert errors[0] < errors[1] < errors[2] < errors[3], errors
+    assert sizes[0] > sizes[1] > sizes[2] > sizes[3], sizes
 
 
-def test_best_crf_is_close_to_the_float_field(points, sequence) -> None:
-    best = points[0].decoded
+def test_lossless_point_is_exactly_the_12_bit_quantization(points, sequence) -> None:
+    lossless = points[0].decoded
+    for name, kind, lv in (("density/l2", "density", 1), ("planes/l1", "planes", 0)):
+        lo, hi = points[0].ranges[name]
+        for t in range(sequence.frames):
+            src = getattr(sequence, kind)[t][lv]
+            expected = dequantize(quantize(src, lo, hi, 12), lo, hi, 12)
+            assert np.array_equal(getattr(lossless, kind)[t][lv], expected)
+
+
+def test_crf0_is_close_to_the_float_field(points, sequence) -> None:
+    best = points[1].decoded
     for kind in ("density", "planes"):
         for fa, fb in zip(getattr(best, kind), getattr(sequence, kind)):
             for ga, gb in zip(fa, fb):
@@ -116,3 +127,14 @@ def test_cached_points_are_reused_unchanged(points, sequence, tmp_path) -> None:
     assert marker.stat().st_mtime_ns == stamp  # not re-encoded
     assert again.streams == first.streams and again.ranges == first.ranges
     assert _grid_rmse(again.decoded, first.decoded) == 0.0
+
+
+def test_narrow_mosaics_do_not_crash_libx265() -> None:
+    """Tiles that would make a 40-px-wide mosaic (which crashed the bundled libx265 when padded
+    to 8) code and decode with the default 64-px alignment."""
+    planes = np.random.default_rng(0).normal(size=(3, 4, 9, 9)).astype(np.float32)
+    density = np.zeros((5, 5, 5), np.float32)
+    seq = GridSequence([[density]] * 2, [[planes]] * 2)
+    point = next(run_baseline(seq, H265Config(crfs=(10,), preset="ultrafast")))
+    assert mosaic_layout(12, 9, 9, 64)[2:] == (64, 64)
+    assert point.decoded is not None and point.decoded.planes[1][0].shape == planes.shape
