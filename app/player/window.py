@@ -422,6 +422,12 @@ class PlayerWindow(QMainWindow):
         from .export_dialog import ExportDialog
 
         dlg = ExportDialog(self.source.info, self.model, self)
+        dlg.finished_export.connect(
+            lambda ok, msg: self.statusBar().showMessage(
+                f"exported {msg}" if ok else f"export: {msg}", 8000
+            )
+        )
+        self.export_dlg = dlg
         dlg.open()
 
     def show_error(self, title: str, message: str) -> QMessageBox:
