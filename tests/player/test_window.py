@@ -195,3 +195,39 @@ def test_recent_files_drop_and_layout_are_remembered(qtbot, isolated_settings, t
     assert win2.recent_files()[0] == str(tiny_fcv.resolve())
     assert win2.size().width() == 700
     win2.close()
+
+
+def test_snapped_view_matches_the_offline_render(window, qtbot, tiny_fcv) -> None:
+    """grabFramebuffer of a capture camera == the torch reference render (PSNR >= 40 dB)."""
+    import torch
+
+    from codec.decode.decoder import Decoder
+    from codec.render.torch_renderer import render_frame
+
+    window.open_path(tiny_fcv)
+    window.pause()
+    window.select_point(window.model.index_of(1, 3))
+    window.seek(2)
+    vp = window.viewport
+    vp.setFixedSize(256, 192)  # the capture camera's 4:3 aspect, 4x its size
+    cam = window.source.info.cameras[1]
+    vp.snap_to(cam)
+    qtbot.waitUntil(lambda: vp.shown_key is not None and vp.shown_key[1:] == (2, 1, 3), timeout=20000)
+    qtbot.waitUntil(lambda: vp.width() == 256 and vp.height() == 192, timeout=5000)
+    painted = vp.painted
+    vp.update()
+    qtbot.waitUntil(lambda: vp.painted > painted, timeout=20000)
+    got = image_array(vp.screenshot()).astype(np.float64) / 255.0
+    assert got.shape == (192, 256, 3)
+
+    dec = Decoder(tiny_fcv, "cpu")
+    ref_cam = cam.scaled(4.0)
+    origins, dirs = ref_cam.rays()
+    out = render_frame(dec.frame(2, 1, 3), origins, dirs, torch.tensor(dec.header.background))
+    ref = out.rgb.view(192, 256, 3).clamp(0, 1).numpy()
+    mask = out.alpha.view(192, 256).numpy() > 0.01
+    assert mask.sum() > 500
+    mse = float(((got - ref) ** 2)[mask].mean())
+    psnr = 10 * np.log10(1.0 / max(mse, 1e-12))
+    print(f"snapped view vs torch reference: PSNR {psnr:.2f} dB over {int(mask.sum())} px")
+    assert psnr >= 40.0, psnr
