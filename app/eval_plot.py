@@ -33,10 +33,14 @@ def _ensure_app():
 
 
 def _nice_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """Ticks at 1, 2, 5 × 10^k KB between lo and hi (KB), placed in log10 space."""
+    """Ticks at 1, 2, 5 × 10^k KB (denser over a narrow range), placed in log10 space."""
     ticks = []
+    decades = math.log10(hi / lo)
+    mults = (
+        (1, 2, 5) if decades > 1.5 else (1, 1.5, 2, 3, 4, 5, 7) if decades > 0.5 else range(1, 10)
+    )
     for k in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1):
-        for m in (1, 2, 5):
+        for m in mults:
             v = m * 10.0**k
             if lo / 1.2 <= v <= hi * 1.2:
                 ticks.append((math.log10(v), f"{v:g}"))
