@@ -231,3 +231,41 @@ def test_snapped_view_matches_the_offline_render(window, qtbot, tiny_fcv) -> Non
     psnr = 10 * np.log10(1.0 / max(mse, 1e-12))
     print(f"snapped view vs torch reference: PSNR {psnr:.2f} dB over {int(mask.sum())} px")
     assert psnr >= 40.0, psnr
+
+
+def _click_plot(qtbot, plot, x: float, y: float) -> None:
+    scene_pos = plot.plotItem.vb.mapViewToScene(QPointF(x, y))
+    pos = plot.mapFromScene(scene_pos)
+    qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_clicks_on_plots_select_points_and_seek(window, qtbot, tiny_fcv) -> None:
+    window.open_path(tiny_fcv)
+    window.pause()
+    window.resize(1000, 700)
+    qtbot.wait(300)
+    target = window.model.points[1]
+    _click_plot(qtbot, window.rd_plot, target.kb_per_frame, target.psnr)
+    assert window.model.index == 1
+    assert window.rd_plot.highlighted_index() == 1
+    ymax = window.bitrate_plot.plotItem.vb.viewRange()[1][1]
+    _click_plot(qtbot, window.bitrate_plot, 5.0, ymax * 0.5)
+    assert window.clock.frame() == 5
+
+
+def test_auto_quality_follows_measured_costs(window, qtbot, tiny_fcv) -> None:
+    window.open_path(tiny_fcv)
+    window.quality.auto_box.setChecked(True)
+    window.auto.hold_s = 0.0
+    window.auto.target_fps = 10.0
+    budget = window.auto.budget_ms()
+    window.costs.render_ms = {1: budget * 0.5, 2: budget * 2, 3: budget * 4}
+    window.costs.smoothing = 1.0
+    window.viewport.rendered.disconnect(window._on_rendered)  # keep the planted costs
+    window._drain_events = lambda: None
+    window.costs.decode_ms.clear()
+    window.update_status()
+    assert window.model.current.level == 1
+    assert window.engine.target == window.model.current
+    window.quality.slider.setValue(len(window.model) - 1)  # a manual choice ends auto mode
+    assert not window.quality.auto_box.isChecked()
