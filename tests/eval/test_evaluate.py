@@ -134,3 +134,24 @@ def test_other_settings_in_the_same_directory_are_refused(dataset: Path, tmp_pat
         Evaluation(dataset, out, EvalConfig(tracks=3), SyntheticTraining(), progress=False)
     with pytest.raises(FieldCastError, match="unknown variants"):
         EvalConfig(variants=("full", "bogus")).validate()
+
+
+def test_clip_points_full_lod_plus_the_top_tracks_levels(dataset: Path, tmp_path: Path) -> None:
+    from codec.data.dataset import load_dataset
+    from codec.eval.measure import ViewSet
+    from codec.eval.points import clip_points
+
+    clip = tmp_path / "c.fcv"
+    encode_clip(synthetic_header(FIELD, FRAMES, GOF, 4), _chains(4)).write(clip)
+    ds = load_dataset(dataset)
+    test = ViewSet.from_dataset(ds, ds.test_views[:1], [0, 1], "test", torch.device("cpu"))
+    pts = clip_points(clip, test, None, torch.device("cpu"), tmp_path / "pts", "top", False)
+    assert sorted(p.label for p in pts) == ["r1/l3", "r2/l3", "r3/l3", "r4/l1", "r4/l2", "r4/l3"]
+    lod = sorted((p for p in pts if p.track == 4), key=lambda p: p.level)
+    assert [p.full_lod for p in lod] == [False, False, True]
+    assert lod[0].bytes_per_frame < lod[1].bytes_per_frame < lod[2].bytes_per_frame
+    assert all(p.psnr_train is None for p in pts)
+    # Scored points are cached: a second call reads them back unchanged.
+    again = clip_points(clip, test, None, torch.device("cpu"), tmp_path / "pts", "top", False)
+    assert [p.psnr_test for p in again] == [p.psnr_test for p in pts]
+    assert len(list((tmp_path / "pts").glob("*.json"))) == 6
