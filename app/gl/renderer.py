@@ -27,7 +27,7 @@ from .program import (
     pack_mlp,
     shader_source,
 )
-from .resources import FieldResources
+from .resources import FieldResources, PreparedFrame
 
 FILTERING = ("auto", "manual", "hardware")
 MARCH_UNITS = (0, 1, 2)
@@ -118,9 +118,14 @@ class FieldRenderer:
         self.timing = FrameTiming()
 
     # -- frame state -----------------------------------------------------------------------
-    def set_frame(self, grids: FrameGrids, key: object = None) -> None:
-        """Make `grids` current. Same `key` as the last upload at this LOD: nothing is uploaded."""
+    def set_frame(self, frame: FrameGrids | PreparedFrame, key: object = None) -> None:
+        """Make a frame current. Same `key` as the last upload at this LOD: nothing is uploaded.
+
+        `frame` is FrameGrids, or a `PreparedFrame` (app.gl.resources.prepare_frame) built on
+        another thread so that only texture writes happen here.
+        """
         start = time.perf_counter()
+        grids = frame.grids if isinstance(frame, PreparedFrame) else frame
         layout = MlpLayout.of(grids.mlp, grids.channels, grids.params.view_freqs)
         max_buffers = int(self.ctx.info.get("GL_MAX_DRAW_BUFFERS", 8))
         if 3 * layout.c4 + 1 > max_buffers:
@@ -142,7 +147,7 @@ class FieldRenderer:
                     self._mlp_buffer = self.ctx.buffer(reserve=len(raw))
                 self._mlp_buffer.write(raw)
                 self._mlp_bytes = raw
-        self.resources.upload(grids, key)
+        self.resources.upload(frame, key)
         self._grids = grids
         self.timing.upload_ms = (time.perf_counter() - start) * 1e3
 

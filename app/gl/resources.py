@@ -7,6 +7,7 @@ the GL object count stays bounded by the number of LODs.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import moderngl
@@ -22,14 +23,49 @@ PRECISIONS = {"f4": "f4", "f2": "f2"}
 """Texture precision of density and features: float32 (default) or half floats."""
 
 
-def pack_planes(planes: torch.Tensor) -> np.ndarray:
+def pack_planes(planes: torch.Tensor, dtype=np.float32) -> np.ndarray:
     """(3, C, m, m) -> (3*C4, m, m, 4): RGBA texel groups of four channels, zero padded."""
-    three, c, m, _ = planes.shape
+    src = planes.detach().cpu().numpy()
+    three, c, m, _ = src.shape
     c4 = (c + 3) // 4
-    padded = torch.zeros(three, 4 * c4, m, m, dtype=torch.float32)
-    padded[:, :c] = planes.detach().float().cpu()
-    packed = padded.view(three, c4, 4, m, m).permute(0, 1, 3, 4, 2)  # (3, C4, row, col, 4)
-    return np.ascontiguousarray(packed.reshape(three * c4, m, m, 4).numpy())
+    out = np.zeros((three, c4, m, m, 4), dtype)
+    for ch in range(c):
+        out[:, ch // 4, :, :, ch % 4] = src[:, ch]
+    return out.reshape(three * c4, m, m, 4)
+
+
+@dataclass
+class PreparedFrame:
+    """Everything an upload needs, computed without GL (so any thread can build it)."""
+
+    density: np.ndarray
+    planes: np.ndarray
+    skip: np.ndarray
+    occupied_fraction: float
+    grids: FrameGrids
+
+    @property
+    def size_key(self) -> tuple[int, int, int]:
+        return (self.density.shape[0], self.planes.shape[1], self.planes.shape[0] // 3)
+
+
+def prepare_frame(grids: FrameGrids, precision: str = "f4") -> PreparedFrame:
+    """Compose the LOD, build its occupancy (codec.field.occupancy) and skip map, pack texels.
+
+    This is the CPU side of a frame change (tens of ms at full LOD); a player can run it on its
+    decode thread and hand the result to `FieldRenderer.set_frame`.
+    """
+    np_dtype = np.float16 if precision == "f2" else np.float32
+    density, planes = grids.composed()
+    n = int(density.shape[-1])
+    occ = occupancy_grid(density, step_size(grids.aabb, n, grids.params), grids.params)
+    return PreparedFrame(
+        density=np.ascontiguousarray(density.detach().cpu().numpy().astype(np_dtype)),
+        planes=pack_planes(planes, np_dtype),
+        skip=skip_map(occ),
+        occupied_fraction=float(occ.float().mean()),
+        grids=grids,
+    )
 
 
 @dataclass
@@ -85,37 +121,32 @@ class FieldResources:
         skip.filter = (moderngl.NEAREST, moderngl.NEAREST)
         return LodTextures(density, planes, skip, n, m)
 
-    def upload(self, grids: FrameGrids, key: object = None) -> LodTextures:
-        """Make `grids` (its composed LOD) current; re-upload unless `key` matches the last one."""
-        import time
-
-        density, planes = grids.composed()
-        n, m = int(density.shape[-1]), int(planes.shape[-1])
-        c4 = (int(planes.shape[1]) + 3) // 4
-        size_key = (n, m, c4)
+    def upload(self, frame: FrameGrids | PreparedFrame, key: object = None) -> LodTextures:
+        """Make the frame's composed LOD current; re-upload unless `key` matches the last one."""
+        if isinstance(frame, FrameGrids):
+            density, planes = frame.composed()
+            size_key = (int(density.shape[-1]), int(planes.shape[-1]), (int(planes.shape[1]) + 3) // 4)
+        else:
+            size_key = frame.size_key
         tex = self._sets.get(size_key)
         if tex is None:
-            tex = self._sets[size_key] = self._create(n, m, c4)
+            tex = self._sets[size_key] = self._create(*size_key)
         self.current = tex
         if key is not None and tex.key == key:
             self.stats.skipped += 1
             return tex
         start = time.perf_counter()
-        np_dtype = np.float16 if self.precision == "f2" else np.float32
-        dens_np = np.ascontiguousarray(density.detach().cpu().numpy().astype(np_dtype))
-        planes_np = pack_planes(planes).astype(np_dtype, copy=False)
-        occ = occupancy_grid(density, step_size(grids.aabb, n, grids.params), grids.params)
-        skip_np = skip_map(occ)
-        prepared = time.perf_counter()
-        tex.density.write(dens_np)
-        tex.planes.write(planes_np)
-        tex.skip.write(skip_np)
+        prepared = frame if isinstance(frame, PreparedFrame) else prepare_frame(frame, self.precision)
+        mid = time.perf_counter()
+        tex.density.write(prepared.density)
+        tex.planes.write(prepared.planes)
+        tex.skip.write(prepared.skip)
         tex.key = key
         self.stats.uploads += 1
-        self.stats.bytes += dens_np.nbytes + planes_np.nbytes + skip_np.nbytes
-        self.stats.last_prepare_ms = (prepared - start) * 1e3
-        self.stats.last_upload_ms = (time.perf_counter() - prepared) * 1e3
-        self.stats.extra["occupied_fraction"] = float(occ.float().mean())
+        self.stats.bytes += prepared.density.nbytes + prepared.planes.nbytes + prepared.skip.nbytes
+        self.stats.last_prepare_ms = (mid - start) * 1e3
+        self.stats.last_upload_ms = (time.perf_counter() - mid) * 1e3
+        self.stats.extra["occupied_fraction"] = prepared.occupied_fraction
         return tex
 
     def gl_objects(self) -> int:
