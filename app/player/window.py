@@ -496,6 +496,12 @@ class PlayerWindow(QMainWindow):
         geometry, state = s.value("geometry"), s.value("state")
         if geometry is None:
             self.resize(1200, 800)
+            # Most of the window for the picture; the quality panel only as tall as it needs.
+            self.resizeDocks(
+                [self.docks["quality"], self.docks["rd"]], [110, 400], Qt.Orientation.Vertical
+            )
+            self.resizeDocks([self.docks["rd"]], [360], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.docks["bitrate"]], [150], Qt.Orientation.Vertical)
             return False
         self.restoreGeometry(geometry)
         if state is not None:

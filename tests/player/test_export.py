@@ -82,7 +82,8 @@ def test_unwritable_output_is_reported_before_rendering(tiny_fcv, tmp_path) -> N
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        res = fieldcast("export", str(tiny_fcv), "--turntable", "-o", str(locked / "x.mp4"))
+        res = fieldcast("export", str(tiny_fcv), "--turntable", "-o", str(locked / "x.mp4"),
+                        "--seconds", "0.1", "--fps", "10", "--res", "16")
         # root may write anywhere; then the export simply succeeds.
         assert res.returncode == 0 or "cannot write" in res.stderr
     finally:
