@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-chains", type=Path, default=None, help="also save the float chains")
     parser.add_argument("--score-views", type=int, default=None,
                         help="test views used for the PSNR/SSIM metadata (default: all)")
+    parser.add_argument("--key-steps", type=int, default=None, help="I-frame steps (default: preset)")
+    parser.add_argument("--p-steps", type=int, default=None, help="P-frame steps (default: preset)")
     parser.add_argument("--downscale", type=int, default=None, help="image downscale (default: preset)")
 
 
@@ -64,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         joint_rate=not args.no_joint_rate,
         seed=args.seed,
         score_views=args.score_views,
+        key_steps=args.key_steps,
+        p_steps=args.p_steps,
     )
     device = pick_device(args.device)
     downscale = args.downscale

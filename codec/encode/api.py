@@ -52,6 +52,10 @@ class EncodeSettings:
     """Fixed-rate baseline: a single-track model at this track's lambda."""
     score_views: int | None = None
     """Test views used for the PSNR/SSIM metadata (None: all test views)."""
+    key_steps: int | None = None
+    """Override the preset's I-frame step budget."""
+    p_steps: int | None = None
+    """Override the preset's P-frame step budget."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

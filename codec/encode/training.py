@@ -78,9 +78,15 @@ def train_chains(
     except ValueError as exc:
         raise FieldCastError(str(exc)) from None
     field_cfg = _field_for(settings, pre.field)
-    cfg = pre.train.with_(
-        seed=settings.seed, residuals=settings.residuals, progressive=settings.progressive
-    )
+    overrides = {k: v for k, v in (("key_steps", settings.key_steps), ("p_steps", settings.p_steps))
+                 if v is not None}
+    try:
+        cfg = pre.train.with_(
+            seed=settings.seed, residuals=settings.residuals, progressive=settings.progressive,
+            **overrides,
+        )
+    except ValueError as exc:
+        raise FieldCastError(str(exc)) from None
     frames = min(settings.frames or dataset.num_frames, dataset.num_frames)
     gof = max(1, min(settings.gof, frames))
     rate_cfg = RateConfig(tracks=settings.tracks)

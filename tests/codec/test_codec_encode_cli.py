@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from codec.data.cameras import orbit_camera
 from codec.data.dataset import write_dataset
@@ -42,3 +43,26 @@ def test_encode_cli_from_chains_is_deterministic(tmp_path) -> None:
          str(tmp_path / "c.fcv"), "--chains", str(tmp_path / "chains.npz")],
         capture_output=True, text=True)
     assert res.returncode != 0 and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+def test_encode_resumes_from_checkpoints_byte_identical(tmp_path) -> None:
+    """A rerun after losing the last frame's work (as after a kill) gives the same file."""
+    rng = np.random.default_rng(0)
+    cams = [orbit_camera(90 * v, 20, 3.0, width=16, height=16, name=f"cam{v}") for v in range(4)]
+    imgs = rng.integers(0, 256, size=(2, 4, 16, 16, 4), dtype=np.uint8)
+    imgs[..., 3] = 0
+    imgs[:, :, 4:12, 4:12, 3] = 255
+    write_dataset(tmp_path / "ds", cams, list(imgs), test_views=(1,), fps=5.0,
+                  aabb=np.array([[-1, -1, -1], [1, 1, 1.0]]), background=(1.0, 1.0, 1.0))
+    out = tmp_path / "a.fcv"
+    cmd = [sys.executable, "-m", "app.cli", "encode", str(tmp_path / "ds"), "-o", str(out),
+           "--preset", "test", "--tracks", "2", "--gof", "2", "--downscale", "1",
+           "--device", "cpu", "--levels", "2", "--key-steps", "30", "--p-steps", "10"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    first = out.read_bytes()
+    work = tmp_path / "a.fcv.work"
+    (work / "frame_00001.npz").unlink()
+    out.unlink()
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    assert out.read_bytes() == first
