@@ -40,6 +40,8 @@ class Decoded:
     """The level actually decoded (lower than asked for when a chunk was damaged)."""
     ms: float
     nbytes: int
+    prepared: object | None = None
+    """The renderer's CPU-side upload data, built on the worker (see ``prepare``)."""
 
 
 @dataclass
@@ -50,6 +52,12 @@ class Shown:
     point: OperatingPoint
     grids: FrameGrids | None
     level: int
+    prepared: object | None = None
+
+    @property
+    def payload(self) -> object | None:
+        """What to hand the renderer: the prepared upload when there is one, else the grids."""
+        return self.prepared if self.prepared is not None else self.grids
 
 
 @dataclass
@@ -81,8 +89,12 @@ class PlaybackEngine:
         prefetch: int = 6,
         cache_mb: float = 384.0,
         clock: Callable[[], float] = time.perf_counter,
+        prepare: Callable[[FrameGrids], object] | None = None,
     ) -> None:
+        """``prepare`` runs on the worker after each decode (e.g. the GL renderer's
+        ``prepare_frame``: composing, occupancy, texel packing) so the UI thread only uploads."""
         self.source = source
+        self.prepare = prepare
         self.frames = source.info.frames
         self.prefetch = max(1, prefetch)
         self.cache_bytes = int(cache_mb * 2**20)
@@ -168,10 +180,10 @@ class PlaybackEngine:
                     hit = self._lookup(f, self._target)
                     if hit is not None:
                         self._switch_locked()
-                        return Shown(f, self._displayed, hit.grids, hit.level)
+                        return Shown(f, self._displayed, hit.grids, hit.level, hit.prepared)
                 hit = self._lookup(f, self._displayed)
                 if hit is not None:
-                    return Shown(f, self._displayed, hit.grids, hit.level)
+                    return Shown(f, self._displayed, hit.grids, hit.level, hit.prepared)
             return None
 
     def is_ready(self, frame: int, point: OperatingPoint) -> bool:
@@ -315,4 +327,15 @@ class PlaybackEngine:
             self.events.put(EngineEvent("decoded", frame=frame, point=point, ms=ms))
         # A truncated file decodes at the highest complete level, which may be lower than asked.
         got = grids.lod if grids is not None else 0
-        return Decoded(grids, got, ms, _grid_bytes(grids))
+        prepared = None
+        nbytes = _grid_bytes(grids)
+        if grids is not None and self.prepare is not None:
+            try:
+                prepared = self.prepare(grids)
+                nbytes += sum(
+                    int(getattr(getattr(prepared, name, None), "nbytes", 0))
+                    for name in ("density", "planes", "skip")
+                )
+            except Exception as exc:  # noqa: BLE001 - the UI can still upload the plain grids
+                self.events.put(EngineEvent("error", message=f"prepare failed: {exc}", frame=frame))
+        return Decoded(grids, got, ms, nbytes, prepared)

@@ -15,6 +15,7 @@ from PySide6.QtOpenGLWidgets import QOpenGLWidget
 from PySide6.QtWidgets import QWidget
 
 from app.gl.renderer import FieldRenderer
+from app.gl.resources import PreparedFrame
 from codec.field.grids import FrameGrids
 
 from .orbit import OrbitController
@@ -36,7 +37,7 @@ class Viewport(QOpenGLWidget):
         self.ctx: moderngl.Context | None = None
         self.renderer: FieldRenderer | None = None
         self.gl_error: str | None = None
-        self._grids: FrameGrids | None = None
+        self._grids: FrameGrids | PreparedFrame | None = None
         self._key: object = None
         self._uploaded_key: object = None
         self._fbo: tuple[int, tuple[int, int], moderngl.Framebuffer] | None = None
@@ -46,8 +47,9 @@ class Viewport(QOpenGLWidget):
         self.painted = 0
 
     # ------------------------------------------------------------------ content
-    def show_grids(self, grids: FrameGrids | None, key: object) -> None:
-        """Draw ``grids`` from the next paint; ``key`` identifies it so re-shows upload nothing."""
+    def show_grids(self, grids: FrameGrids | PreparedFrame | None, key: object) -> None:
+        """Draw ``grids`` (or a `PreparedFrame` built off the UI thread) from the next paint;
+        ``key`` identifies it so showing it again uploads nothing."""
         self._grids = grids
         self._key = key
         self.update()

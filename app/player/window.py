@@ -45,6 +45,13 @@ MAX_RECENT = 8
 Opener = Callable[[Path], FrameSource]
 
 
+def _prepare_for_gl(grids):
+    """The renderer's CPU-side frame preparation, run on the decode thread (no GL involved)."""
+    from app.gl.resources import prepare_frame
+
+    return prepare_frame(grids)
+
+
 def default_opener(path: Path) -> FrameSource:
     from .fcv_source import open_fcv
 
@@ -211,7 +218,7 @@ class PlayerWindow(QMainWindow):
         self.clock = PlaybackClock(info.frames, info.fps, loop=self.timeline.loop_box.isChecked())
         self.auto.target_fps = info.fps
         self.costs = CostModel()
-        self.engine = PlaybackEngine(source, self.model.current)
+        self.engine = PlaybackEngine(source, self.model.current, prepare=_prepare_for_gl)
         self.setWindowTitle(f"FieldCast player — {info.name}")
         self.timeline.set_clip(info.frames, info.fps, info.gof_starts())
         self.quality.set_model(self.model)
@@ -337,7 +344,7 @@ class PlayerWindow(QMainWindow):
         if shown is not None:
             key = (self.clip_serial, shown.frame, shown.point.track, shown.level)
             if key != self.viewport.shown_key and shown.grids is not None:
-                self.viewport.show_grids(shown.grids, key)
+                self.viewport.show_grids(shown.payload, key)
                 self.clock.mark_shown(frame)
                 self._presented.append(time.perf_counter())
         self._drain_events()

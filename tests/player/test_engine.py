@@ -126,3 +126,24 @@ def test_cache_stays_bounded(cache_mb: float) -> None:
         assert n <= 2 or nbytes <= cache_mb * 2**20
     finally:
         eng.close()
+
+
+def test_prepare_runs_on_the_worker(synthetic_source: SyntheticSource) -> None:
+    from app.gl.resources import prepare_frame
+
+    threads = set()
+
+    def prepare(grids):
+        threads.add(threading.current_thread().name)
+        return prepare_frame(grids)
+
+    model = OperatingPointModel(synthetic_source.info.points)
+    eng = PlaybackEngine(synthetic_source, model.current, prepare=prepare)
+    try:
+        _wait(lambda: eng.frame_for(0) is not None)
+        shown = eng.frame_for(0)
+        assert shown.prepared is not None and shown.payload is shown.prepared
+        assert shown.prepared.density.shape[0] == shown.grids.composed()[0].shape[0]
+        assert threads == {"fieldcast-decode"}
+    finally:
+        eng.close()
