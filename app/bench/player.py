@@ -47,6 +47,7 @@ def _pump(app, seconds: float) -> None:
 
 def _session(app, win, size: int, seconds: float, fps: float, every: float) -> dict[str, Any]:
     win.viewport.setFixedSize(size, size)
+    win.viewport.set_scale_mode(1.0)  # every pixel: the figure is for the stated resolution
     win.seek(0)
     win.timeline.fps_box.setValue(fps)
     win.play()

@@ -34,6 +34,12 @@ class Viewport(QOpenGLWidget):
         self.orbit = OrbitController.for_box((-1, -1, -1), (1, 1, 1))
         self.background: tuple[float, float, float] = (1.0, 1.0, 1.0)
         self.moving_scale = 0.5
+        self.scale_mode: float | str = "adaptive"
+        """Render scale: a fixed factor (1.0 = every pixel) or "adaptive", which lowers the
+        resolution when a frame takes longer than ``target_ms`` and raises it back when there is
+        room (the renderer upscales; the window's size never changes)."""
+        self.target_ms = 40.0
+        self.adaptive_scale = 1.0
         self.ctx: moderngl.Context | None = None
         self.renderer: FieldRenderer | None = None
         self.gl_error: str | None = None
@@ -117,7 +123,9 @@ class Viewport(QOpenGLWidget):
             self.renderer.set_frame(self._grids, self._key)
             self._uploaded_key = self._key
         uploaded = time.perf_counter()
-        scale = self.moving_scale if self._drag is not None else 1.0
+        scale = self.render_scale()
+        if self._drag is not None:
+            scale = min(scale, self.moving_scale)
         camera = self.orbit.camera(w, h)
         # Opaque: the widget is composited with the window, the field's alpha must not leak.
         self.renderer.render(camera, self.background, fbo, scale=scale, opaque=True)
@@ -126,7 +134,28 @@ class Viewport(QOpenGLWidget):
         self.upload_ms = (uploaded - start) * 1e3
         self.render_ms = (end - start) * 1e3
         self.painted += 1
+        if self.scale_mode == "adaptive" and self._drag is None:
+            self._adapt(self.render_ms - self.upload_ms)
         self.rendered.emit(self.render_ms)
+
+    def render_scale(self) -> float:
+        if self.scale_mode == "adaptive":
+            return self.adaptive_scale
+        return float(self.scale_mode)
+
+    def set_scale_mode(self, mode: float | str) -> None:
+        self.scale_mode = mode
+        self.adaptive_scale = 1.0
+        self.update()
+
+    def _adapt(self, draw_ms: float) -> None:
+        # Render time scales with the pixel count, i.e. with scale²: aim just under the target.
+        scale = self.adaptive_scale
+        if draw_ms > self.target_ms and scale > 0.25:
+            scale = max(0.25, scale * max(0.5, (0.9 * self.target_ms / draw_ms) ** 0.5))
+        elif draw_ms < 0.5 * self.target_ms and scale < 1.0:
+            scale = min(1.0, scale * 1.15)
+        self.adaptive_scale = scale
 
     def release_gl(self) -> None:
         if self.renderer is not None and self.ctx is not None:

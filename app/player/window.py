@@ -163,6 +163,14 @@ class PlayerWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         self._action("&Reset view", self.viewport.reset_view, "R", view_menu)
         self.snap_menu = view_menu.addMenu("&Snap to capture camera")
+        scale_menu = view_menu.addMenu("Render &resolution")
+        scale_group = QActionGroup(self)
+        for text, mode in (("Adaptive (keep the fps)", "adaptive"), ("Full", 1.0), ("1/2", 0.5), ("1/4", 0.25)):
+            act = scale_menu.addAction(text)
+            act.setCheckable(True)
+            act.setChecked(mode == self.viewport.scale_mode)
+            act.triggered.connect(lambda _=False, m=mode: self.viewport.set_scale_mode(m))
+            scale_group.addAction(act)
         self.act_fullscreen = self._action("&Fullscreen", self.toggle_fullscreen, "F", view_menu)
         view_menu.addSeparator()
         for dock in self.docks.values():
@@ -217,6 +225,7 @@ class PlayerWindow(QMainWindow):
         self.model = OperatingPointModel(info.points)
         self.clock = PlaybackClock(info.frames, info.fps, loop=self.timeline.loop_box.isChecked())
         self.auto.target_fps = info.fps
+        self.viewport.target_ms = 1000.0 / max(info.fps, 1.0) * 0.8
         self.costs = CostModel()
         self.engine = PlaybackEngine(source, self.model.current, prepare=_prepare_for_gl)
         self.setWindowTitle(f"FieldCast player — {info.name}")
@@ -284,6 +293,7 @@ class PlayerWindow(QMainWindow):
             self.clock.fps = fps
             self.engine.set_playing(self.clock.playing, fps)
         self.auto.target_fps = fps
+        self.viewport.target_ms = 1000.0 / max(fps, 1.0) * 0.8
 
     # ------------------------------------------------------------------ quality
     def select_point(self, index: int) -> None:
@@ -383,7 +393,8 @@ class PlayerWindow(QMainWindow):
         parts = [
             f"{self.playback_fps():5.1f} fps",
             f"decode {self.engine.decode_ms:5.1f} ms",
-            f"render {self.viewport.render_ms:5.1f} ms",
+            f"render {self.viewport.render_ms:5.1f} ms"
+            + (f" @{self.viewport.render_scale():.2f}" if self.viewport.render_scale() < 1 else ""),
             f"{shown.kb_per_frame:.1f} KB/frame",
             f"track {shown.track} level {shown.level}",
         ]

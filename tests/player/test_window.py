@@ -25,6 +25,7 @@ def window(qtbot, isolated_settings):
     from app.player.window import PlayerWindow
 
     win = PlayerWindow(settings_file=isolated_settings)
+    win.viewport.set_scale_mode(1.0)  # every pixel rendered: pictures comparable across frames
     qtbot.addWidget(win)
     win.resize(640, 480)
     win.show()
@@ -269,3 +270,19 @@ def test_auto_quality_follows_measured_costs(window, qtbot, tiny_fcv) -> None:
     assert window.engine.target == window.model.current
     window.quality.slider.setValue(len(window.model) - 1)  # a manual choice ends auto mode
     assert not window.quality.auto_box.isChecked()
+
+
+def test_adaptive_render_scale_lowers_resolution_when_slow(window, qtbot, tiny_fcv) -> None:
+    window.open_path(tiny_fcv)
+    vp = window.viewport
+    vp.set_scale_mode("adaptive")
+    vp.target_ms = 0.01  # impossible budget: the scale must go down to its floor
+    qtbot.waitUntil(lambda: vp.render_scale() <= 0.26, timeout=20000)
+    qtbot.wait(50)
+    img = image_array(vp.screenshot())
+    assert img.shape[:2] == (vp.height(), vp.width())  # upscaled to the full widget
+    assert img.std() > 5
+    window.update_status()
+    assert "@0.25" in window.status_label.text()
+    vp.target_ms = 1e6  # plenty of time: back to full resolution
+    qtbot.waitUntil(lambda: vp.render_scale() == 1.0, timeout=20000)
