@@ -108,15 +108,27 @@ void main() {
 
     int k = 0;
     int k_end = t1 > t0 ? int(ceil((t1 - t0) / u_step)) : 0;
-    while (k < k_end) {
-        float t = t0 + (float(k) + 0.5) * u_step;
-        if (!(t < t1)) break;
-        vec3 p = o + d * t;
-        vec3 u = clamp((p - u_lo) / extent, 0.0, 1.0);
-        vec3 g = u * cells;
-        ivec3 i0 = cell_of(g, u_n);
-        uint r = texelFetch(u_skip, i0, 0).r;
-        if (r != 0u) {
+    while (true) {
+        // Advance through empty space in a loop of its own: llvmpipe runs SIMD lanes in lock
+        // step and masks branches, so keeping the cheap jumps apart from the expensive sample
+        // below means a lane still jumping does not make every lane pay a full sample.
+        vec3 u, g;
+        ivec3 i0;
+        bool found = false;
+        while (k < k_end) {
+            float t = t0 + (float(k) + 0.5) * u_step;
+            if (!(t < t1)) {
+                k = k_end;
+                break;
+            }
+            u = clamp((o + d * t - u_lo) / extent, 0.0, 1.0);
+            g = u * cells;
+            i0 = cell_of(g, u_n);
+            uint r = texelFetch(u_skip, i0, 0).r;
+            if (r == 0u) {
+                found = true;
+                break;
+            }
             // Every cell within Chebyshev radius r-1 is unoccupied: jump past that cube.
             // Samples landing exactly on its faces are re-checked one by one (margin below).
             vec3 box_lo = vec3(i0) - float(r - 1u);
@@ -125,21 +137,19 @@ void main() {
             float t_exit = min(min(exit_t.x, exit_t.y), exit_t.z);
             int k_next = int(ceil((t_exit - t0) / u_step - 0.5 - 1e-3));
             k = max(k + 1, k_next);
-            continue;
         }
+        if (!found) break;
+
         float sigma_delta = softplus(density_at(g, i0) + u_shift) * u_step;
-        float a = 1.0 - exp(-sigma_delta);
-        float w = trans * a;
-        if (w > 0.0) {
-            vec3 gm = u * mcells;
-            ivec2 ixy = cell_of(gm.xy, u_m);
-            ivec2 ixz = cell_of(gm.xz, u_m);
-            ivec2 iyz = cell_of(gm.yz, u_m);
-            for (int c = 0; c < C4; ++c) {
-                acc[c] += w * plane_at(gm.xy, ixy, c);
-                acc[C4 + c] += w * plane_at(gm.xz, ixz, C4 + c);
-                acc[2 * C4 + c] += w * plane_at(gm.yz, iyz, 2 * C4 + c);
-            }
+        float w = trans * (1.0 - exp(-sigma_delta));
+        vec3 gm = u * mcells;
+        ivec2 ixy = cell_of(gm.xy, u_m);
+        ivec2 ixz = cell_of(gm.xz, u_m);
+        ivec2 iyz = cell_of(gm.yz, u_m);
+        for (int c = 0; c < C4; ++c) {
+            acc[c] += w * plane_at(gm.xy, ixy, c);
+            acc[C4 + c] += w * plane_at(gm.xz, ixz, C4 + c);
+            acc[2 * C4 + c] += w * plane_at(gm.yz, iyz, 2 * C4 + c);
         }
         alpha_sum += w;
         trans *= exp(-sigma_delta);
