@@ -76,6 +76,8 @@ class EncodeRequest:
     gof: int | None
     device: str | None
     seed: int
+    downscale: int = 1
+    """Image downscale the encoder trains at (the evaluation scores at the same one)."""
     no_joint_rate: bool = False
     residuals: bool = True
     progressive: bool = True
@@ -133,7 +135,7 @@ def codec_backend(score_views: int | None = 1) -> EncoderBackend:
                 score_views=score_views,
                 **({"gof": request.gof} if request.gof else {}),
             )
-            dataset = load_dataset(request.dataset, downscale=p.downscale)
+            dataset = load_dataset(request.dataset, downscale=request.downscale)
             result = encode_dataset(
                 dataset, request.clip, settings, device=pick_device(request.device),
                 work_dir=request.work_dir, progress=True,
@@ -283,6 +285,7 @@ class Evaluation:
             gof=c.gof,
             device=c.device,
             seed=c.seed,
+            downscale=self._downscale(),
             **kw,
         )
 
