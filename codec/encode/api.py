@@ -71,13 +71,24 @@ class EncodeResult:
     chains: list[GofChains] | None = None
 
 
+def _compact(obj: Any) -> Any:
+    """Floats at 7 significant digits (float32 precision): the cameras cost header bytes."""
+    if isinstance(obj, float):
+        return float(f"{obj:.7g}")
+    if isinstance(obj, list):
+        return [_compact(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _compact(v) for k, v in obj.items()}
+    return obj
+
+
 def header_for(dataset, field_cfg: FieldConfig, frames: int, gof: int, tracks: int) -> ClipHeader:
     """The sequence header of a clip encoded from `dataset` (a codec.data MultiViewDataset)."""
     fid = dataset.frame_ids[0]
     cams = []
     test = set(dataset.test_views)
     for v in range(dataset.num_views):
-        entry = dataset.camera(fid, v).to_json_entry()
+        entry = _compact(dataset.camera(fid, v).to_json_entry())
         entry["name"] = dataset.camera_names[v]
         entry["split"] = "test" if v in test else "train"
         cams.append(entry)

@@ -60,6 +60,27 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def _frame_kb(dens_chain, plane_chain, steps: np.ndarray) -> float:
+    """Coded KB of the newest frame at the highest track (tables fitted to it alone)."""
+    from codec.entropy.coder import encode_channels
+    from codec.entropy.tables import fit_table
+    from codec.quantize.closed_loop import quantize_frame, split_channels
+
+    total = 0
+    r = steps.shape[0] - 1
+    for lv in range(len(dens_chain[-1])):
+        cur = split_channels(dens_chain[-1][lv], plane_chain[-1][lv])
+        prev = split_channels(dens_chain[-2][lv], plane_chain[-2][lv]) if len(dens_chain) > 1 else None
+        syms = []
+        for c, v in enumerate(cur):
+            s = float(steps[r, lv, c])
+            q_prev = quantize_frame(prev[c], s, None)[1] if prev is not None else None
+            syms.append(quantize_frame(v, s, q_prev)[0].numpy())
+        payload, _ = encode_channels(syms, [fit_table(x.reshape(-1)) for x in syms])
+        total += len(payload)
+    return total / 1024
+
+
 def train_chains(
     dataset, settings, device: torch.device, work_dir: Path | None, *, progress: bool = True
 ) -> tuple[list[GofChains], FieldConfig]:
@@ -111,7 +132,12 @@ def train_chains(
     ids = dataset.frame_ids
     levels = field_cfg.levels
     chains: list[GofChains] = []
-    bar = tqdm(total=frames, desc="encode", unit="frame", disable=not progress)
+    total_steps = sum(
+        cfg.key_steps if (t % gof == 0 or not settings.residuals) else cfg.p_steps
+        for t in range(frames)
+    )
+    bar = tqdm(total=total_steps, desc="encode", unit="step", disable=not progress)
+    kb_done: list[float] = []
     prev_rays = None
     for g in range(-(-frames // gof)):
         gframes = list(range(g * gof, min(frames, (g + 1) * gof)))
@@ -133,7 +159,8 @@ def train_chains(
                        for i in range(n_layers)]
                 if hook is not None:
                     hook.load_state_arrays(arr)
-                bar.set_postfix_str(f"frame {t} resumed")
+                bar.set_description(f"frame {t}/{frames} resumed")
+                bar.update(cfg.key_steps if is_key else cfg.p_steps)
             else:
                 rays = frame_rays(dataset, ids[t], views, device)
                 if is_key:
@@ -163,9 +190,9 @@ def train_chains(
                     seed=settings.seed * 100_003 + t, motion=motion, rate_hook=hook,
                 )
                 stage = "I" if is_key else "P"
-                bar.set_postfix_str(f"frame {t} {stage}-frame training")
-                trainer.run()
-                bar.set_postfix_str(f"frame {t} {stage} psnr {trainer.log.train_psnr:.2f}")
+                kb = f" last {kb_done[-1]:.1f} KB" if kb_done else ""
+                bar.set_description(f"frame {t}/{frames} {stage}-frame{kb}")
+                trainer.run(progress=bar if progress else None)
                 dens, planes = params.current()
                 mlp = [(w.detach(), b.detach()) for w, b in trainer.mlp]
                 if ckpt is not None:
@@ -181,7 +208,8 @@ def train_chains(
             prev_rays = rays
             dens_chain.append([d.detach().cpu() for d in dens])
             plane_chain.append([p.detach().cpu() for p in planes])
-            bar.update(1)
+            if progress:
+                kb_done.append(_frame_kb(dens_chain, plane_chain, model.steps_table().cpu().numpy()))
         steps = model.steps_table().cpu().numpy()
         assert mlp is not None
         chains.append(GofChains(dens_chain, plane_chain, [(w.cpu(), b.cpu()) for w, b in mlp], steps))
