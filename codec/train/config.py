@@ -1,0 +1,163 @@
+"""Typed training configuration and the named presets (field shape + training budget)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from ..field.config import FieldConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How one GoF is trained. Budgets are step counts (reproducible); wall time is reported.
+
+    Defaults are the CPU-sized figures measured on figure128 (docs/TRAINING.md).
+    """
+
+    seed: int = 0
+    """Seeds every random draw (rays, jitter, backgrounds, MLP init) via torch.Generator."""
+    batch_rays: int = 4096
+    """Rays per optimization step."""
+
+    # --- I-frame ---------------------------------------------------------------------------
+    key_steps: int = 1500
+    """Adam steps for the I-frame (full grids + the GoF's MLP)."""
+    key_lr_density: float = 0.1
+    key_lr_planes: float = 0.02
+    key_lr_mlp: float = 0.004
+    lr_final_ratio: float = 0.05
+    """Every learning rate decays exponentially to this fraction at the end of its budget."""
+
+    # --- P-frames --------------------------------------------------------------------------
+    p_steps: int = 400
+    """Adam steps per P-frame (per-level residuals only)."""
+    p_lr_density: float = 0.05
+    p_lr_planes: float = 0.01
+    residual_l1: float = 1e-4
+    """Weight of the mean |R| penalty (HPC Eq. 13 / VRVVC L_res), per element mean over levels."""
+    residual_prox: float = 0.5
+    """Soft-threshold after every Adam step: |R| shrinks by residual_prox * lr (0 disables)."""
+    motion_ray_fraction: float = 0.5
+    """Share of P-frame rays drawn from pixels that changed since the previous frame."""
+    motion_threshold: float = 0.02
+    """A pixel 'changed' when max |ΔRGBA| exceeds this (before dilation)."""
+    finetune_mlp: bool = False
+    """Also update the GoF's MLP on P-frames (off: the MLP is frozen after the I-frame)."""
+
+    # --- schedule and supervision ----------------------------------------------------------
+    progressive: bool = True
+    """HPC Alg. 1: switch levels on over training, freeze lower levels near the end.
+    False is the "no progressive schedule" ablation (all levels from step 0, none frozen)."""
+    level_on_fraction: float = 0.4
+    """Levels 2..L are switched on evenly over this first fraction of each frame's steps."""
+    freeze_fraction: float = 0.1
+    """During this last fraction only the finest level trains (HPC's 'stop training R^{l-1}')."""
+    multi_level: bool = True
+    """Σ α_l·MSE_l over LODs (HPC Eq. 11). False is the single-level (finest only) ablation."""
+    level_weight_low: float = 0.25
+    """α_l of every LOD below the finest active one (HPC uses 0.25, finest 1)."""
+    lod_sampling: bool = True
+    """True: one LOD per step, drawn with probability ∝ α_l (unbiased for Σ α_l·MSE_l, one
+    render per step). False: render every supervised LOD each step (costlier)."""
+    residuals: bool = True
+    """P-frames learn residuals on the previous frame. False: the "independent frames" ablation
+    (every frame is trained like an I-frame, with its own grids; the GoF still shares one MLP)."""
+
+    # --- initialisation, occupancy and background ------------------------------------------
+    hull_inside: float = 2.0
+    """Initial raw density inside the visual hull of the training alphas."""
+    hull_outside: float = -10.0
+    """Initial raw density outside it (σ·Δ far below the occupancy threshold)."""
+    hull_alpha: float = 0.05
+    """A pixel belongs to the silhouette when its alpha exceeds this."""
+    hull_dilate: int = 1
+    """Silhouettes are dilated by this many pixels before carving (calibration slack)."""
+    occupancy_every: int = 50
+    """Steps between occupancy-grid refreshes during training."""
+    random_background: bool = True
+    """Composite targets over a random colour per ray when the images carry alpha."""
+    checkpoint_every: int = 200
+    """Steps between mid-frame checkpoints (when a checkpoint path is given)."""
+
+    def validate(self) -> TrainConfig:
+        if self.batch_rays < 1 or self.key_steps < 1 or self.p_steps < 0:
+            raise ValueError("batch_rays and key_steps must be >= 1, p_steps >= 0")
+        if not 0.0 <= self.level_on_fraction < 1.0 or not 0.0 <= self.freeze_fraction < 1.0:
+            raise ValueError("level_on_fraction and freeze_fraction must lie in [0, 1)")
+        if self.level_on_fraction + self.freeze_fraction >= 1.0:
+            raise ValueError("level_on_fraction + freeze_fraction must stay below 1")
+        if not 0.0 <= self.motion_ray_fraction <= 1.0:
+            raise ValueError("motion_ray_fraction must lie in [0, 1]")
+        if min(self.key_lr_density, self.key_lr_planes, self.key_lr_mlp) <= 0:
+            raise ValueError("learning rates must be positive")
+        if not 0.0 < self.lr_final_ratio <= 1.0:
+            raise ValueError("lr_final_ratio must lie in (0, 1]")
+        if self.residual_l1 < 0 or self.residual_prox < 0 or self.occupancy_every < 1:
+            raise ValueError("residual_l1, residual_prox >= 0 and occupancy_every >= 1 required")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_(self, **changes) -> TrainConfig:
+        return replace(self, **changes).validate()
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named pairing of field shape and training budget."""
+
+    name: str
+    field: FieldConfig
+    train: TrainConfig
+    downscale: int = 1
+    """Image downscale the preset trains at (1 = full resolution)."""
+    note: str = ""
+
+
+def _presets() -> dict[str, Preset]:
+    return {
+        "test": Preset(
+            "test",
+            FieldConfig(
+                density_res=(5, 9, 17), plane_res=(9, 17, 33), channels=4, hidden=(16,)
+            ).validate(),
+            TrainConfig(batch_rays=512, key_steps=120, p_steps=40, occupancy_every=20).validate(),
+            downscale=4,
+            note="seconds on 2 CPU threads; for tests (32 px images)",
+        ),
+        "fast": Preset(
+            "fast",
+            FieldConfig().validate(),
+            TrainConfig().validate(),
+            note="CPU budget: I-frame <= 120 s, P-frames <= 30 s at 128 px on 2 threads",
+        ),
+        "default": Preset(
+            "default",
+            FieldConfig().validate(),
+            TrainConfig(key_steps=4000, p_steps=1000).validate(),
+            note="a few minutes per frame on CPU",
+        ),
+        "best": Preset(
+            "best",
+            FieldConfig(
+                density_res=(17, 33, 65, 129), plane_res=(33, 65, 129, 257), channels=12,
+                hidden=(64, 64),
+            ).validate(),
+            TrainConfig(batch_rays=8192, key_steps=20000, p_steps=4000).validate(),
+            note="GPU-sized",
+        ),
+    }
+
+
+PRESETS = _presets()
+
+
+def preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}") from None
+
+
+__all__ = ["TrainConfig", "Preset", "PRESETS", "preset"]

@@ -1,0 +1,212 @@
+"""The optimization loop of one frame (I or P), resumable at any step."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from ..field.config import FieldConfig
+from ..field.grids import MLPWeights
+from ..field.occupancy import occupancy_grid, step_size
+from .config import TrainConfig
+from .hooks import NoRate, RateHook
+from .init import carve_outside_hull_
+from .losses import mse, psnr_from_mse, residual_l1, soft_threshold_
+from .params import LevelParams
+from .rays import FrameRays, targets_over
+from .render import occupied_box, render_train
+from .schedule import LevelSchedule
+
+
+@dataclass
+class FrameLog:
+    steps: int = 0
+    seconds: float = 0.0
+    train_psnr: float = 0.0
+    """Running (EMA) PSNR of the supervised batches, random backgrounds included."""
+
+
+class FrameTrainer:
+    """Trains one frame's `LevelParams` (and, for an I-frame, the GoF's MLP).
+
+    All randomness comes from one seeded generator whose state is part of `state_arrays`, so
+    a run interrupted after k steps and restored continues bit for bit.
+    """
+
+    def __init__(
+        self,
+        field: FieldConfig,
+        cfg: TrainConfig,
+        params: LevelParams,
+        mlp: MLPWeights,
+        rays: FrameRays,
+        aabb: torch.Tensor,
+        background: torch.Tensor,
+        *,
+        is_key: bool,
+        seed: int,
+        train_mlp: bool | None = None,
+        motion: torch.Tensor | None = None,
+        rate_hook: RateHook | None = None,
+        hulls: list[torch.Tensor] | None = None,
+    ):
+        self.field, self.cfg, self.params, self.rays = field, cfg, params, rays
+        self.aabb, self.background = aabb, background
+        self.is_key = is_key
+        self.device = aabb.device
+        self.rate_hook = rate_hook or NoRate()
+        self.hulls = hulls
+        self.motion = motion if motion is not None and motion.numel() > 0 else None
+        self.steps = cfg.key_steps if is_key else cfg.p_steps
+        self.schedule = LevelSchedule(
+            steps=self.steps,
+            levels=params.levels,
+            progressive=cfg.progressive,
+            multi_level=cfg.multi_level,
+            on_fraction=cfg.level_on_fraction,
+            freeze_fraction=cfg.freeze_fraction,
+            low_weight=cfg.level_weight_low,
+            lr_final_ratio=cfg.lr_final_ratio,
+        )
+        self.train_mlp = is_key if train_mlp is None else train_mlp
+        self.mlp = [(w.detach().clone(), b.detach().clone()) for w, b in mlp]
+        mlp_tensors = [t for pair in self.mlp for t in pair]
+        for t in mlp_tensors:
+            t.requires_grad_(self.train_mlp)
+        lr_d = cfg.key_lr_density if is_key else cfg.p_lr_density
+        lr_p = cfg.key_lr_planes if is_key else cfg.p_lr_planes
+        groups = [
+            {"params": params.delta_density, "lr": lr_d, "name": "density"},
+            {"params": params.delta_planes, "lr": lr_p, "name": "planes"},
+        ]
+        if self.train_mlp:
+            groups.append({"params": mlp_tensors, "lr": cfg.key_lr_mlp, "name": "mlp"})
+        hook_params = list(self.rate_hook.parameters())
+        if hook_params:
+            groups.append({"params": hook_params, "lr": cfg.key_lr_mlp, "name": "rate"})
+        self.base_lr = [g["lr"] for g in groups]
+        self.optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-15, fused=True)
+        self.generator = torch.Generator(device="cpu")
+        self.generator.manual_seed(seed)
+        self.step = 0
+        self.occupancy: dict[int, torch.Tensor] = {}
+        self.occupied_boxes: dict[int, torch.Tensor | None] = {}
+        self.log = FrameLog()
+        self._ema: float | None = None
+
+    # ----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def refresh_occupancy(self, active: int) -> None:
+        """Occupancy of every active LOD from the current tensors (the renderers' definition)."""
+        if self.hulls is not None:
+            p = self.params
+            carve_outside_hull_(p.base_density, p.delta_density, self.hulls, self.cfg.hull_outside)
+        for lod in range(1, active + 1):
+            dens, _ = self.params.composed(lod)
+            step = step_size(self.aabb, dens.shape[-1], self.field.render)
+            self.occupancy[lod] = occupancy_grid(dens, step, self.field.render)
+            self.occupied_boxes[lod] = occupied_box(self.occupancy[lod], self.aabb)
+
+    def _draw_rays(self) -> torch.Tensor:
+        n, count = self.cfg.batch_rays, self.rays.count
+        if self.motion is None or self.cfg.motion_ray_fraction <= 0:
+            return torch.randint(count, (n,), generator=self.generator).to(self.device)
+        n_motion = int(round(n * self.cfg.motion_ray_fraction))
+        pick = torch.randint(self.motion.numel(), (n_motion,), generator=self.generator)
+        rest = torch.randint(count, (n - n_motion,), generator=self.generator)
+        return torch.cat((self.motion[pick.to(self.motion.device)], rest.to(self.device)))
+
+    def _pick_lods(self, lods: tuple[int, ...], weights: tuple[float, ...]) -> list[tuple[int, float]]:
+        if len(lods) == 1:
+            return [(lods[0], 1.0)]
+        if self.cfg.lod_sampling:
+            probs = torch.tensor(weights, dtype=torch.float64)
+            i = int(torch.multinomial(probs / probs.sum(), 1, generator=self.generator))
+            return [(lods[i], 1.0)]
+        total = sum(weights)
+        return [(lod, w / total) for lod, w in zip(lods, weights)]
+
+    def train_step(self) -> float:
+        plan = self.schedule.plan(self.step)
+        cfg = self.cfg
+        if self.step % cfg.occupancy_every == 0 or any(
+            lod not in self.occupancy for lod in range(1, plan.active + 1)
+        ):
+            self.refresh_occupancy(plan.active)
+        for group, base in zip(self.optimizer.param_groups, self.base_lr):
+            group["lr"] = base * plan.lr_scale
+        idx = self._draw_rays()
+        origins, dirs, rgba = self.rays.origins[idx], self.rays.dirs[idx], self.rays.rgba[idx]
+        if cfg.random_background and self.rays.has_alpha:
+            bg = torch.rand(idx.shape[0], 3, generator=self.generator).to(self.device)
+        else:
+            bg = self.background.expand(idx.shape[0], 3)
+        target = targets_over(rgba, bg)
+        jitter = torch.rand(idx.shape[0], generator=self.generator).to(self.device)
+        simulate = self.rate_hook.simulate
+        loss = torch.zeros((), device=self.device)
+        photo = 0.0
+        for lod, weight in self._pick_lods(plan.lods, plan.weights):
+            dens = [self.params.level_density(i, simulate) for i in range(lod)]
+            planes = [self.params.level_planes(i, simulate) for i in range(lod)]
+            rgb, _ = render_train(
+                dens, planes, self.mlp, self.aabb, self.field.render, origins, dirs, bg,
+                self.occupancy[lod], jitter, self.occupied_boxes[lod],
+            )
+            err = mse(rgb, target)
+            loss = loss + weight * err
+            if lod == plan.active:
+                photo = float(err.detach())
+        if not self.is_key and cfg.residual_l1 > 0:
+            res = [self.params.delta_density[i] for i in plan.trainable]
+            res += [self.params.delta_planes[i] for i in plan.trainable]
+            loss = loss + cfg.residual_l1 * residual_l1(res)
+        deltas = {("density", i): self.params.delta_density[i] for i in plan.trainable}
+        deltas.update({("planes", i): self.params.delta_planes[i] for i in plan.trainable})
+        loss = loss + self.rate_hook.loss(deltas, self.step / max(self.steps, 1)).to(loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._mask_untrainable(plan.trainable, plan.train_mlp)
+        self.optimizer.step()
+        if not self.is_key and cfg.residual_prox > 0:
+            for group in self.optimizer.param_groups[:2]:
+                amount = cfg.residual_prox * group["lr"]
+                for lvl in plan.trainable:
+                    soft_threshold_(group["params"][lvl], amount)
+        self.step += 1
+        if photo > 0:
+            p = psnr_from_mse(photo)
+            self._ema = p if self._ema is None else 0.95 * self._ema + 0.05 * p
+        return photo
+
+    def _mask_untrainable(self, trainable: tuple[int, ...], train_mlp: bool) -> None:
+        """Drop gradients of frozen tensors: Adam skips a tensor whose grad is None."""
+        for lvl in range(self.params.levels):
+            if lvl not in trainable:
+                self.params.delta_density[lvl].grad = None
+                self.params.delta_planes[lvl].grad = None
+        if self.train_mlp and not train_mlp:
+            for w, b in self.mlp:
+                w.grad = None
+                b.grad = None
+
+    def run(self, until: int | None = None, progress=None) -> FrameLog:
+        """Train up to step `until` (default: the whole budget); `progress` is a tqdm bar."""
+        stop = self.steps if until is None else min(until, self.steps)
+        start = time.perf_counter()
+        while self.step < stop:
+            self.train_step()
+            if progress is not None:
+                progress.update(1)
+                if self.step % 10 == 0 and self._ema is not None:
+                    progress.set_postfix_str(f"psnr {self._ema:.2f}")
+        self.log.steps = self.step
+        self.log.seconds += time.perf_counter() - start
+        self.log.train_psnr = self._ema or 0.0
+        return self.log
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.steps
