@@ -106,6 +106,8 @@ class PlayerWindow(QMainWindow):
                 "Bitrate per frame", self.bitrate_plot, Qt.DockWidgetArea.BottomDockWidgetArea
             ),
         }
+        # The quality panel is a slider and two lines of text: never let it take the plot's room.
+        self.docks["quality"].setMaximumHeight(self.quality.sizeHint().height() + 40)
         self.status_label = QLabel("no clip")
         self.statusBar().addPermanentWidget(self.status_label, 1)
 
