@@ -30,17 +30,21 @@ DESCRIPTION = (
 )
 
 
-def _int_list(text: str) -> tuple[int, ...]:
+def _crf_list(text: str) -> tuple[int, ...]:
+    from codec.eval.baseline_h265 import LOSSLESS
+
     try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
+        return tuple(
+            LOSSLESS if v.strip() == "lossless" else int(v) for v in text.split(",") if v.strip()
+        )
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
+            f"expected comma-separated CRFs (integers or 'lossless'), got {text!r}"
         ) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from codec.eval.baseline_h265 import DEFAULT_CRFS
+    from codec.eval.baseline_h265 import DEFAULT_CRFS, crf_label
     from codec.eval.evaluate import ALL_VARIANTS
 
     parser.add_argument("dataset", type=Path, help="dataset directory (transforms.json)")
@@ -64,9 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated subset of: {', '.join(ALL_VARIANTS)} (default all)",
     )  # fmt: skip
     parser.add_argument(
-        "--crfs", type=_int_list, default=DEFAULT_CRFS,
-        help="libx265 CRFs of the H.265 baseline; -1 = lossless "
-        f"(default {','.join(str(c) for c in DEFAULT_CRFS)})",
+        "--crfs", type=_crf_list, default=DEFAULT_CRFS,
+        help="libx265 CRFs of the H.265 baseline, 'lossless' for x265's lossless mode "
+        f"(default {','.join(crf_label(c).removeprefix('crf') for c in DEFAULT_CRFS)})",
     )  # fmt: skip
     parser.add_argument(
         "--x265-preset", default="medium", help="x265 speed preset (default medium)"
