@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from ..field.grids import FrameGrids
@@ -24,7 +25,7 @@ def view_psnr(grids: FrameGrids, dataset, frame: int, views: Sequence[int]) -> f
     for v in views:
         origins, dirs = dataset.camera(frame, v).rays(dev)
         out = render_frame(grids, origins.float(), dirs.float(), bg)
-        img = torch.as_tensor(dataset.image(frame, v), dtype=torch.float32, device=dev)
+        img = torch.tensor(np.array(dataset.image(frame, v), dtype=np.float32), device=dev)
         img = img.reshape(-1, img.shape[-1])
         a = img[:, 3:4] if img.shape[1] == 4 else torch.ones_like(img[:, :1])
         gt = img[:, :3] * a + bg * (1.0 - a)
