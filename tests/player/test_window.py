@@ -286,3 +286,41 @@ def test_adaptive_render_scale_lowers_resolution_when_slow(window, qtbot, tiny_f
     assert "@0.25" in window.status_label.text()
     vp.target_ms = 1e6  # plenty of time: back to full resolution
     qtbot.waitUntil(lambda: vp.render_scale() == 1.0, timeout=20000)
+
+
+def test_snapped_view_matches_fieldcast_render(window, qtbot, tiny_fcv, tmp_path) -> None:
+    """grabFramebuffer == `fieldcast render` (GLSL on headless EGL, its own process), >= 40 dB."""
+    import subprocess
+    import sys
+
+    import imageio.v3 as iio
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "render", str(tiny_fcv), "--frames", "4:5", "--camera", "0",
+         "--track", "0", "--level", "2", "--res", "256x192", "--alpha", "-o", str(tmp_path / "r")],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    window.open_path(tiny_fcv)
+    window.pause()
+    window.select_point(window.model.index_of(0, 2))
+    window.seek(4)
+    vp = window.viewport
+    vp.setFixedSize(256, 192)
+    vp.snap_to(window.source.info.cameras[0])
+    qtbot.waitUntil(lambda: vp.shown_key is not None and vp.shown_key[1:] == (4, 0, 2), timeout=20000)
+    qtbot.waitUntil(lambda: vp.width() == 256 and vp.height() == 192, timeout=5000)
+    painted = vp.painted
+    vp.update()
+    qtbot.waitUntil(lambda: vp.painted > painted, timeout=20000)
+    got = image_array(vp.screenshot()).astype(np.float64) / 255.0
+    _out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    ref = iio.imread(next((tmp_path / "r").glob("*.png"))).astype(np.float64) / 255.0
+    assert ref.shape == (192, 256, 4)
+    mask = ref[..., 3] > 0.01
+    assert mask.sum() > 500
+    mse = float(((got - ref[..., :3]) ** 2)[mask].mean())
+    psnr = 10 * np.log10(1.0 / max(mse, 1e-12))
+    print(f"snapped view vs fieldcast render: PSNR {psnr:.2f} dB over {int(mask.sum())} px")
+    assert psnr >= 40.0, psnr
