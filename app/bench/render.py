@@ -16,6 +16,7 @@ DESCRIPTION = (
     "Renders one frame per LOD from an orbit camera around the clip's box at each size, with\n"
     "the GLSL renderer (upload excluded, reported apart) and the torch renderer (no grad,\n"
     "occupancy on, same samples), both on --threads CPU threads (LP_NUM_THREADS for llvmpipe).\n"
+    "psnr_rgb_db / psnr_alpha_db: GLSL vs torch where the torch alpha > 0.01.\n"
     "glsl_ms is wall time (median of --repeat); glsl_cpu_ms is process CPU time / threads,\n"
     "the wall time an otherwise idle machine would show. speedup = torch_ms / glsl_ms.\n"
     "Without CLIP (or with --synthetic): synthetic grids of the default FieldConfig with an\n"
@@ -64,6 +65,24 @@ def _camera(aabb: np.ndarray, size: int):
     centre = (aabb[0] + aabb[1]) / 2
     radius = float(np.linalg.norm(aabb[1] - aabb[0])) * 0.9
     return orbit_camera(30.0, 15.0, radius, target=tuple(centre), fov_deg=40.0, width=size, height=size)
+
+
+def _agreement(gl_img: np.ndarray, out, size: int) -> dict[str, float]:
+    """PSNR (dB) of the GLSL image vs torch over pixels where the torch alpha > 0.01."""
+    ref_rgb = out.rgb.reshape(size, size, 3).numpy()
+    ref_a = out.alpha.reshape(size, size).numpy()
+    mask = ref_a > 0.01
+    if not mask.any():
+        return {}
+
+    def psnr(a: np.ndarray, b: np.ndarray) -> float:
+        mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+        return round(10 * np.log10(1 / mse), 1) if mse > 0 else float("inf")
+
+    return {
+        "psnr_rgb_db": psnr(gl_img[..., :3][mask], ref_rgb[mask]),
+        "psnr_alpha_db": psnr(gl_img[..., 3][mask], ref_a[mask]),
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,6 +140,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     ),
                 }
                 if not args.no_torch:
+                    with ctx:
+                        raw = fbo.read(components=4, dtype="f4")
+                    gl_img = np.frombuffer(raw, np.float32).reshape(size, size, 4)[::-1]
                     origins, dirs = cam.rays()
                     bg = torch.tensor(background, dtype=torch.float32)
                     w0, c0 = time.perf_counter(), time.process_time()
@@ -133,6 +155,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         speedup=round(torch_ms / glsl_ms, 1),
                         speedup_cpu=round(torch_cpu_ms / glsl_cpu_ms, 1),
                         samples=int(out.samples),
+                        **_agreement(gl_img, out, size),
                     )
                 results.append(row)
                 summary[f"glsl_ms {size}px L{lod}"] = row["glsl_ms"]
