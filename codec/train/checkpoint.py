@@ -57,7 +57,7 @@ def save_checkpoint(path: Path, gof: GoFTrainer, trainer: FrameTrainer | None) -
     for k, fr in enumerate(gof.result.frames):
         meta["frames"].append({
             "frame_id": fr.frame_id, "is_key": fr.is_key, "seconds": fr.seconds,
-            "steps": fr.steps, "train_psnr": fr.train_psnr,
+            "cpu_seconds": fr.cpu_seconds, "steps": fr.steps, "train_psnr": fr.train_psnr,
             "residuals": fr.residual_density is not None,
         })
         for lvl in range(len(fr.density)):
@@ -69,7 +69,7 @@ def save_checkpoint(path: Path, gof: GoFTrainer, trainer: FrameTrainer | None) -
     if trainer is not None:
         meta["trainer"] = {
             "step": trainer.step, "ema": trainer._ema, "seconds": trainer.log.seconds,
-            "occupancy": sorted(trainer.occupancy),
+            "cpu_seconds": trainer.log.cpu_seconds, "occupancy": sorted(trainer.occupancy),
         }
         arrays.update(trainer_arrays(trainer))
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -147,7 +147,7 @@ def load_checkpoint(path: Path, gof: GoFTrainer) -> Callable[[FrameTrainer], Non
             [t(f"f{k}/planes/{lvl}") for lvl in range(levels)],
             [t(f"f{k}/res_density/{lvl}") for lvl in range(levels)] if res else None,
             [t(f"f{k}/res_planes/{lvl}") for lvl in range(levels)] if res else None,
-            seconds=info["seconds"], steps=info["steps"], train_psnr=info["train_psnr"],
+            seconds=info["seconds"], cpu_seconds=info["cpu_seconds"], steps=info["steps"], train_psnr=info["train_psnr"],
         ))
     if not meta["mid_frame"]:
         return None
@@ -183,5 +183,6 @@ def load_checkpoint(path: Path, gof: GoFTrainer) -> Callable[[FrameTrainer], Non
         trainer.step = state["step"]
         trainer._ema = state["ema"]
         trainer.log.seconds = state["seconds"]
+        trainer.log.cpu_seconds = state["cpu_seconds"]
 
     return restore

@@ -42,6 +42,8 @@ class FrameResult:
     residual_density: list[torch.Tensor] | None = None
     residual_planes: list[torch.Tensor] | None = None
     seconds: float = 0.0
+    """Wall time of the frame's training, data preparation (rays, hull) included."""
+    cpu_seconds: float = 0.0
     steps: int = 0
     train_psnr: float = 0.0
 
@@ -175,7 +177,7 @@ class GoFTrainer:
         budget = max_steps
         start_index = len(self.result.frames)
         for index in range(start_index, len(self.frame_ids)):
-            t_start = time.perf_counter()
+            t_start, c_start = time.perf_counter(), time.process_time()
             if index > 0 and self._prev_rays is None:
                 # Resuming mid-GoF: the previous frame's rays and hull are needed again.
                 self._prev_rays = frame_rays(
@@ -187,7 +189,7 @@ class GoFTrainer:
                 resume(trainer)
                 resume = None
             self.rate_hook.begin_frame(index, trainer.is_key)
-            prep = time.perf_counter() - t_start
+            prep, prep_cpu = time.perf_counter() - t_start, time.process_time() - c_start
             kind = "I" if index == 0 else "P"
             with tqdm(
                 total=trainer.steps, initial=trainer.step, disable=not self.progress,
@@ -207,6 +209,7 @@ class GoFTrainer:
                     if budget is not None and budget <= 0 and not trainer.done:
                         raise Interrupted(f"stopped at frame {index}, step {trainer.step}")
             trainer.log.seconds += prep
+            trainer.log.cpu_seconds += prep_cpu
             self._finish_frame(index, trainer)
             self._prev_rays, self._prev_hulls = rays, hulls
             if self.checkpoint is not None:
@@ -224,7 +227,8 @@ class GoFTrainer:
         self.result.frames.append(
             FrameResult(
                 self.frame_ids[index], index == 0, density, planes, res_d, res_p,
-                seconds=trainer.log.seconds, steps=trainer.step, train_psnr=trainer.log.train_psnr,
+                seconds=trainer.log.seconds, cpu_seconds=trainer.log.cpu_seconds,
+                steps=trainer.step, train_psnr=trainer.log.train_psnr,
             )
         )
 
