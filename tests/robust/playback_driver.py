@@ -7,11 +7,12 @@ point changes every `change_every` frames (hopping across tracks and levels). Re
 (/proc/self/statm), the renderer's GL object count, the GL names a fresh texture / buffer /
 framebuffer gets, the decoder cache and the thread count are sampled along the way.
 
-GL names: Mesa hands out texture, buffer and framebuffer names monotonically (max key + 1, no
-reuse), so between two samples a name rises by 1 (the probe itself) plus the number of objects
-of that kind anybody created in between: `created_since_warmup` counts them, and it must stay 0
-(nothing created means nothing can leak). On drivers that reuse names the count can only be
-too low, so the renderer's own object count is checked as well.
+Live GL objects: after each sample's probe the driver asks the context, name by name, how many
+textures, buffers and framebuffers exist (glIsTexture / glIsBuffer / glIsFramebuffer over every
+name handed out so far; Mesa hands names out monotonically). That counts every object in the
+viewport's share group, Qt's own included, independently of the renderer's bookkeeping; after
+warm-up it must not grow. Objects created and deleted in between (Qt's transient compositing
+textures) are counted separately as `created`, from how far the names advanced.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class Sample:
     rss: int
     gl_objects: int
     gl_names: tuple[int, int, int]
+    gl_live: tuple[int, int, int]
+    """Textures, buffers, framebuffers alive in the viewport's context (glIs* over all names)."""
     cache_entries: int
     cache_bytes: int
     threads: int
@@ -78,7 +81,8 @@ class PlaybackReport:
         return (self.last.rss - self.warm.rss) / self.warm.rss
 
     def gl_created_after_warmup(self) -> dict[str, int]:
-        """Textures, buffers and framebuffers created (by anyone) after warm-up, from the names."""
+        """Textures, buffers and framebuffers created (by anyone, Qt included; most are transient)
+        after warm-up, from how far the names advanced beyond the probe's own."""
         after = [s for s in self.samples if s.frames >= self.warmup_frames]
         out = {}
         for i, kind in enumerate(("textures", "buffers", "framebuffers")):
@@ -102,6 +106,9 @@ class PlaybackReport:
             "gl_objects_max": max(s.gl_objects for s in self.samples),
             "gl_names_warm": list(w.gl_names),
             "gl_names_max_after_warmup": [max(s.gl_names[i] for s in self.samples if s.frames >= self.warmup_frames) for i in range(3)],
+            "gl_live_warm": list(w.gl_live),
+            "gl_live_end": list(e.gl_live),
+            "gl_live_max_after_warmup": [max(s.gl_live[i] for s in self.samples if s.frames >= self.warmup_frames) for i in range(3)],
             "gl_created_after_warmup": self.gl_created_after_warmup(),
             "cache_bytes_max_mb": max(s.cache_bytes for s in self.samples) / 2**20,
             "threads_warm": w.threads,
@@ -112,9 +119,31 @@ class PlaybackReport:
         return {"summary": self.summary(), "samples": [asdict(s) for s in self.samples]}
 
 
-def _gl_names(viewport) -> tuple[int, int, int]:
-    """Names a new texture, buffer and framebuffer get now (freed names are reused, so these
-    only climb when objects of that kind are leaked)."""
+_GL = None
+
+
+def _gl_lib():
+    global _GL
+    if _GL is None:
+        import ctypes
+
+        for name in ("libOpenGL.so.0", "libGL.so.1"):
+            try:
+                lib = ctypes.CDLL(name)
+                break
+            except OSError:
+                continue
+        else:  # pragma: no cover - every Mesa install has one of them
+            raise RuntimeError("no libOpenGL / libGL to query GL objects")
+        for fn in ("glIsTexture", "glIsBuffer", "glIsFramebuffer"):
+            getattr(lib, fn).restype = ctypes.c_ubyte
+            getattr(lib, fn).argtypes = [ctypes.c_uint]
+        _GL = lib
+    return _GL
+
+
+def _gl_census(viewport) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(names a new texture / buffer / framebuffer gets now, live objects of each kind)."""
     viewport.makeCurrent()
     try:
         ctx = viewport.ctx
@@ -125,7 +154,12 @@ def _gl_names(viewport) -> tuple[int, int, int]:
         fbo.release()
         buf.release()
         tex.release()
-        return names
+        gl = _gl_lib()
+        live = tuple(
+            sum(1 for n in range(1, top + 1) if fn(n))
+            for fn, top in zip((gl.glIsTexture, gl.glIsBuffer, gl.glIsFramebuffer), names)
+        )
+        return names, live  # type: ignore[return-value]
     finally:
         viewport.doneCurrent()
 
@@ -174,9 +208,10 @@ def run_playback(
 
     def sample(shown: int) -> None:
         count, nbytes = window.engine.cache_info()
+        names, live = _gl_census(window.viewport)
         report.samples.append(Sample(
             shown, time.perf_counter() - start, rss_bytes(), window.viewport.gl_objects(),
-            _gl_names(window.viewport), count, nbytes, threading.active_count(),
+            names, live, count, nbytes, threading.active_count(),
         ))
 
     k = 0
