@@ -61,14 +61,14 @@ def check_output(path: Path, codec: str) -> None:
     """Fail before any rendering if the output cannot be written."""
     if codec not in CODECS:
         raise FieldCastError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
+    if path.is_dir():
+        raise FieldCastError(f"cannot write {path}: it is a directory")
     suffix = path.suffix.lower()
     if codec == "gif" and suffix != ".gif":
         raise FieldCastError(f"GIF output needs a .gif file name, got {path.name}")
     if codec != "gif" and suffix not in (".mp4", ".mov", ".mkv"):
         raise FieldCastError(f"{codec} output needs an .mp4 (or .mov/.mkv) file name, got {path.name}")
     parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise FieldCastError(f"cannot write {path}: it is a directory")
     if not parent.is_dir():
         raise FieldCastError(f"cannot write {path}: folder {parent} does not exist")
     try:

@@ -73,20 +73,28 @@ def test_side_by_side_gif_with_labels(tiny_fcv, tmp_path) -> None:
         assert (corner < 40).all(-1).mean() > 0.3 and (corner > 200).all(-1).any()
 
 
-def test_unwritable_output_is_reported_before_rendering(tiny_fcv, tmp_path) -> None:
-    res = fieldcast("export", str(tiny_fcv), "--turntable", "-o", str(tmp_path / "no" / "x.mp4"))
-    assert res.returncode == 2
-    assert "cannot write" in res.stderr and "does not exist" in res.stderr
-    assert "turntable" not in res.stderr  # no progress bar: nothing was rendered
+def test_unwritable_output_is_reported_before_rendering(tiny_fcv, tmp_path, capsys) -> None:
+    from app.cli import main
+    from app.export.turntable import check_output
+    from codec.errors import FieldCastError
+
+    # In-process: these fail before any decoding or GL, so no EGL context is ever created here.
+    assert main(["export", str(tiny_fcv), "--turntable", "-o", str(tmp_path / "no" / "x.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "does not exist" in err
+    assert main(["export", str(tiny_fcv), "--turntable", "-o", str(tmp_path / "x.avi")]) == 2
+    assert ".mp4" in capsys.readouterr().err
+    assert main(["export", str(tiny_fcv), "--turntable", "-o", str(tmp_path)]) == 2
+    assert "directory" in capsys.readouterr().err
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        res = fieldcast("export", str(tiny_fcv), "--turntable", "-o", str(locked / "x.mp4"),
-                        "--seconds", "0.1", "--fps", "10", "--res", "16")
-        # root may write anywhere; then the export simply succeeds.
-        assert res.returncode == 0 or "cannot write" in res.stderr
+        import os
+
+        if os.geteuid() != 0:  # root writes anywhere; the check rightly lets it
+            with pytest.raises(FieldCastError, match="cannot write"):
+                check_output(locked / "x.mp4", "h264")
     finally:
         locked.chmod(0o700)
-    res = fieldcast("export", str(tiny_fcv), "--turntable", "-o", str(tmp_path / "x.avi"))
-    assert res.returncode == 2 and ".mp4" in res.stderr
+    assert not any(p.name.startswith(".fieldcast-probe") for p in tmp_path.rglob("*"))
