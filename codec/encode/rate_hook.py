@@ -87,22 +87,28 @@ class JointRateHook:
         )
         for (kind, level), delta in deltas.items():
             base = self._base(kind, level)
-            f = base + delta
-            n = f.numel()
-            per_channel = n if kind == "density" else n // f.shape[1]
+            # Only the sampled elements are ever needed: gather them first, per channel.
+            f = self._per_channel(kind, base + delta)
+            per_channel = f.shape[1]
             k = per_channel
             if cfg.rate_samples:
-                k = min(per_channel, max(1, cfg.rate_samples // (n // per_channel)))
-            idx = None if k == per_channel else torch.randint(per_channel, (k,), generator=gen)
+                k = min(per_channel, max(1, cfg.rate_samples // f.shape[0]))
+            if k < per_channel:
+                idx = torch.randint(per_channel, (k,), generator=gen).to(f.device)
+                f = f[:, idx]
+            else:
+                idx = None
             noise = torch.rand(f.shape, generator=gen).to(f.device) - 0.5
             for r in range(self.model.tracks):
                 s = self._step(kind, level, r, delta)
-                prev = self._prev_recon(kind, level, r, base, s)
-                y = (f - prev) / s
-                y_hat = y + noise
-                bits = self._bits(kind, level, r, y_hat, idx) * (per_channel / k)
-                dist = torch.mean((s * noise) ** 2)
-                term = bits / n + self.model.lambdas[r] * dist
+                s_col = s.reshape(-1, 1) if kind == "planes" else s.reshape(1, 1)
+                prev = self._per_channel(kind, self._prev_recon(kind, level, r, base, s))
+                if idx is not None:
+                    prev = prev[:, idx]
+                y_hat = (f - prev) / s_col + noise
+                bits = self._bits(kind, level, r, y_hat) * (per_channel / k)
+                dist = torch.mean((s_col * noise) ** 2)
+                term = bits / (f.shape[0] * per_channel) + self.model.lambdas[r] * dist
                 total = term if total is None else total + term
         self.counter += 1
         if total is None:
@@ -122,31 +128,33 @@ class JointRateHook:
         self, kind: str, level: int, track: int, base: torch.Tensor, s: torch.Tensor
     ) -> torch.Tensor:
         """s·Q_{t-1} of the track (zero on the I-frame); steps are frozen on P-frames."""
-        if self.is_key:
-            return torch.zeros_like(base)
         key = (kind, level, track)
+        if self.is_key:
+            if key not in self._prev:
+                self._prev[key] = torch.zeros_like(base)
+            return self._prev[key]
         if key not in self._prev:
             with torch.no_grad():
                 sd = s.detach()
                 self._prev[key] = torch.round(base / sd) * sd
         return self._prev[key]
 
-    def _bits(
-        self, kind: str, level: int, track: int, y: torch.Tensor, idx: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Bits of the sampled positions (all when idx is None) of every channel."""
-        is_p = not self.is_key
+    @staticmethod
+    def _per_channel(kind: str, t: torch.Tensor) -> torch.Tensor:
+        """(symbol channels, elements): density (1, n³); planes (3, C, m, m) -> (C, 3m²)."""
         if kind == "density":
-            v = y.reshape(-1)
-            return self.model.bits(level, track, is_p, 0, v if idx is None else v[idx.to(v.device)])
-        c = y.shape[1]
-        flat = y.transpose(0, 1).reshape(c, -1)
-        if idx is not None:
-            flat = flat[:, idx.to(flat.device)]
+            return t.reshape(1, -1)
+        return t.transpose(0, 1).reshape(t.shape[1], -1)
+
+    def _bits(self, kind: str, level: int, track: int, y: torch.Tensor) -> torch.Tensor:
+        """Bits of y (channels, elements) in step units under the track's densities."""
+        is_p = not self.is_key
+        first = 0 if kind == "density" else 1
         chan = torch.tensor(
-            [self.model.index(is_p, track, level, 1 + i) for i in range(c)], device=y.device
+            [self.model.index(is_p, track, level, first + i) for i in range(y.shape[0])],
+            device=y.device,
         )
-        return -torch.log2(self.model.likelihood(chan, flat)).sum()
+        return -torch.log2(self.model.likelihood(chan, y)).sum()
 
     # -- checkpoint ----------------------------------------------------------------------------
     def steps_table(self) -> np.ndarray:

@@ -48,21 +48,31 @@ def test_encode_cli_from_chains_is_deterministic(tmp_path) -> None:
 @pytest.mark.slow
 def test_encode_resumes_from_checkpoints_byte_identical(tmp_path) -> None:
     """A rerun after losing the last frame's work (as after a kill) gives the same file."""
+    import torch
+
+    from codec.data.dataset import load_dataset
+    from codec.encode.api import EncodeSettings, encode_dataset
+
     rng = np.random.default_rng(0)
-    cams = [orbit_camera(90 * v, 20, 3.0, width=16, height=16, name=f"cam{v}") for v in range(4)]
-    imgs = rng.integers(0, 256, size=(2, 4, 16, 16, 4), dtype=np.uint8)
+    cams = [orbit_camera(90 * v, 20, 3.0, width=12, height=12, name=f"cam{v}") for v in range(4)]
+    imgs = rng.integers(0, 256, size=(2, 4, 12, 12, 4), dtype=np.uint8)
     imgs[..., 3] = 0
-    imgs[:, :, 4:12, 4:12, 3] = 255
+    imgs[:, :, 3:9, 3:9, 3] = 255
     write_dataset(tmp_path / "ds", cams, list(imgs), test_views=(1,), fps=5.0,
                   aabb=np.array([[-1, -1, -1], [1, 1, 1.0]]), background=(1.0, 1.0, 1.0))
-    out = tmp_path / "a.fcv"
-    cmd = [sys.executable, "-m", "app.cli", "encode", str(tmp_path / "ds"), "-o", str(out),
-           "--preset", "test", "--tracks", "2", "--gof", "2", "--downscale", "1",
-           "--device", "cpu", "--levels", "2", "--key-steps", "30", "--p-steps", "10"]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    first = out.read_bytes()
-    work = tmp_path / "a.fcv.work"
+    dataset = load_dataset(tmp_path / "ds")
+    settings = EncodeSettings(preset="test", tracks=2, gof=2, levels=2, key_steps=12, p_steps=4,
+                              score_views=1)
+    out, work = tmp_path / "a.fcv", tmp_path / "work"
+    cpu = torch.device("cpu")
+
+    def encode() -> bytes:
+        encode_dataset(dataset, out, settings, device=cpu, work_dir=work, progress=False)
+        return out.read_bytes()
+
+    first = encode()
     (work / "frame_00001.npz").unlink()
     out.unlink()
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    assert out.read_bytes() == first
+    assert encode() == first
+    assert sorted(p.name for p in work.iterdir()) == ["frame_00000.npz", "frame_00001.npz",
+                                                       "settings.json"]
