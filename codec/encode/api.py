@@ -190,6 +190,7 @@ def encode_dataset(
 
     device = device or torch.device("cpu")
     t0 = time.perf_counter()
+    train_info: dict[str, Any] = {}
     if chains_path is not None:
         from codec.eval.chains_io import load_chains
 
@@ -204,7 +205,9 @@ def encode_dataset(
     else:
         from .training import train_chains
 
-        chains, field_cfg = train_chains(dataset, settings, device, work_dir, progress=progress)
+        chains, field_cfg, train_info = train_chains(
+            dataset, settings, device, work_dir, progress=progress
+        )
         frames = sum(len(g.density) for g in chains)
         gof = min(settings.gof, frames)
         tracks = int(chains[0].steps.shape[0])
@@ -225,8 +228,11 @@ def encode_dataset(
             bar.set_postfix_str(msg)
             bar.update(1)
 
+    meta = settings.to_dict()
+    if "rate_model_bytes_per_track" in train_info:
+        meta["rate_model_bytes_per_track"] = train_info["rate_model_bytes_per_track"]
     result = write_clip(
-        out, header, chains, dataset=dataset, device=device, settings=settings.to_dict(),
+        out, header, chains, dataset=dataset, device=device, settings=meta,
         score_views=settings.score_views, progress=note,
     )
     if bar is not None:

@@ -55,6 +55,8 @@ class CodingStats:
     gof_bytes: int = 0
     symbols: int = 0
     escapes: int = 0
+    per_track_bytes: dict[int, int] = field(default_factory=dict)
+    """Frame-chunk bytes per track (for the rate-model estimate comparison)."""
     empirical_bits: float = 0.0
     """Σ over tables of (symbols × empirical entropy of the symbols that table codes)."""
 
@@ -82,6 +84,7 @@ class CodingStats:
             "gof_bytes": self.gof_bytes,
             "symbols": self.symbols,
             "escapes": self.escapes,
+            "frame_bytes_per_track": [self.per_track_bytes[r] for r in sorted(self.per_track_bytes)],
         }
 
 
@@ -164,6 +167,7 @@ def encode_clip(header: ClipHeader, gofs: list[GofChains]) -> EncodedClip:
                 for i, t in enumerate(frames):
                     payload, st = encode_channels(per_frame[i], tables[int(i > 0)])
                     stats.add_chunk(st)
+                    stats.per_track_bytes[r] = stats.per_track_bytes.get(r, 0) + len(payload)
                     frame_chunks[(t, r)] = payload
             for r in range(h.tracks):
                 chunks.append((ChunkKey(KIND_TABLES, g, frames[0], r, lv), table_chunks[r]))

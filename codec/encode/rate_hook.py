@@ -172,3 +172,29 @@ class JointRateHook:
         if "rate.counter" in arrays:
             c, f, key = (int(x) for x in arrays["rate.counter"])
             self.counter, self.frame, self.is_key = c, f, bool(key)
+
+
+@torch.no_grad()
+def estimate_bits(model: RateModel, chains, steps: np.ndarray) -> np.ndarray:
+    """The learned model's bits for the real symbols of one GoF, per track (K,).
+
+    ``chains`` is a `GofChains`; symbols are exactly the coder's (closed loop, rounded). This is
+    what training believes the rate is; `encode` stores it beside the real coded bytes.
+    """
+    from codec.quantize.closed_loop import quantize_frame, split_channels
+
+    out = np.zeros(steps.shape[0])
+    for r in range(steps.shape[0]):
+        for lv in range(len(chains.density[0])):
+            prev: list[torch.Tensor] | None = None
+            for i in range(len(chains.density)):
+                chans = split_channels(chains.density[i][lv], chains.planes[i][lv])
+                cur = []
+                for c, v in enumerate(chans):
+                    sym, q = quantize_frame(v, float(steps[r, lv, c]), None if prev is None else prev[c])
+                    cur.append(q)
+                    y = sym.to(torch.float32).reshape(1, -1)
+                    idx = torch.tensor([model.index(i > 0, r, lv, c)])
+                    out[r] += float(-torch.log2(model.likelihood(idx, y)).sum())
+                prev = cur
+    return out

@@ -24,7 +24,7 @@ from codec.errors import FieldCastError
 from codec.field.config import FieldConfig
 
 from .quantized import GofChains
-from .rate_hook import JointRateConfig, JointRateHook
+from .rate_hook import JointRateConfig, JointRateHook, estimate_bits
 
 
 def _field_for(settings, preset_field: FieldConfig) -> FieldConfig:
@@ -83,8 +83,9 @@ def _frame_kb(dens_chain, plane_chain, steps: np.ndarray) -> float:
 
 def train_chains(
     dataset, settings, device: torch.device, work_dir: Path | None, *, progress: bool = True
-) -> tuple[list[GofChains], FieldConfig]:
-    """Train every frame (GoF by GoF) and return the float chains and the field shape."""
+) -> tuple[list[GofChains], FieldConfig, dict[str, Any]]:
+    """Train every frame (GoF by GoF); returns the float chains, the field shape and info
+    (``rate_model_bytes_per_track``: the learned model's estimate of the coded symbols)."""
     from tqdm import tqdm
 
     from codec.field.mlp import init_mlp
@@ -138,6 +139,7 @@ def train_chains(
     )
     bar = tqdm(total=total_steps, desc="encode", unit="step", disable=not progress)
     kb_done: list[float] = []
+    estimates: np.ndarray | None = None
     prev_rays = None
     for g in range(-(-frames // gof)):
         gframes = list(range(g * gof, min(frames, (g + 1) * gof)))
@@ -212,6 +214,14 @@ def train_chains(
                 kb_done.append(_frame_kb(dens_chain, plane_chain, model.steps_table().cpu().numpy()))
         steps = model.steps_table().cpu().numpy()
         assert mlp is not None
-        chains.append(GofChains(dens_chain, plane_chain, [(w.cpu(), b.cpu()) for w, b in mlp], steps))
+        gof_chains = GofChains(dens_chain, plane_chain, [(w.cpu(), b.cpu()) for w, b in mlp], steps)
+        if hook is not None:
+            bar.set_description(f"GoF {g}: rate-model estimate")
+            est = estimate_bits(model.cpu(), gof_chains, steps) / 8
+            estimates = est if estimates is None else estimates + est
+        chains.append(gof_chains)
     bar.close()
-    return chains, field_cfg
+    info: dict[str, Any] = {}
+    if estimates is not None:
+        info["rate_model_bytes_per_track"] = [float(x) for x in estimates]
+    return chains, field_cfg, info
