@@ -33,7 +33,7 @@ from codec.entropy.rate_model import RateModel, ste_round
 class JointRateConfig:
     rate_weight: float = 1e-3
     """γ: weight of the whole RD term against the photometric MSE."""
-    rate_samples: int = 32768
+    rate_samples: int = 4096
     """Elements per (kind, level) tensor the rate is evaluated on each step (0 = all)."""
     seed: int = 0
 
@@ -87,28 +87,20 @@ class JointRateHook:
         )
         for (kind, level), delta in deltas.items():
             base = self._base(kind, level)
-            # Only the sampled elements are ever needed: gather them first, per channel.
-            f = self._per_channel(kind, base + delta)
-            per_channel = f.shape[1]
-            k = per_channel
-            if cfg.rate_samples:
-                k = min(per_channel, max(1, cfg.rate_samples // f.shape[0]))
-            if k < per_channel:
-                idx = torch.randint(per_channel, (k,), generator=gen).to(f.device)
-                f = f[:, idx]
-            else:
-                idx = None
+            flat = self._sample_index(kind, delta, gen)  # (channels, k) into the flat tensor
+            chans, k = flat.shape
+            per_channel = delta.numel() // chans
+            d_flat, b_flat = delta.reshape(-1), base.reshape(-1)
+            f = b_flat[flat] + d_flat[flat]
             noise = torch.rand(f.shape, generator=gen).to(f.device) - 0.5
             for r in range(self.model.tracks):
                 s = self._step(kind, level, r, delta)
                 s_col = s.reshape(-1, 1) if kind == "planes" else s.reshape(1, 1)
-                prev = self._per_channel(kind, self._prev_recon(kind, level, r, base, s))
-                if idx is not None:
-                    prev = prev[:, idx]
+                prev = self._prev_recon(kind, level, r, base, s).reshape(-1)[flat]
                 y_hat = (f - prev) / s_col + noise
                 bits = self._bits(kind, level, r, y_hat) * (per_channel / k)
                 dist = torch.mean((s_col * noise) ** 2)
-                term = bits / (f.shape[0] * per_channel) + self.model.lambdas[r] * dist
+                term = bits / delta.numel() + self.model.lambdas[r] * dist
                 total = term if total is None else total + term
         self.counter += 1
         if total is None:
@@ -139,12 +131,22 @@ class JointRateHook:
                 self._prev[key] = torch.round(base / sd) * sd
         return self._prev[key]
 
-    @staticmethod
-    def _per_channel(kind: str, t: torch.Tensor) -> torch.Tensor:
-        """(symbol channels, elements): density (1, n³); planes (3, C, m, m) -> (C, 3m²)."""
+    def _sample_index(self, kind: str, t: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Flat indices (channels, k) of the sampled elements: density (1, k); planes
+        (3, C, m, m) -> per feature channel c, k positions among its 3·m² elements."""
+        cfg = self.config
         if kind == "density":
-            return t.reshape(1, -1)
-        return t.transpose(0, 1).reshape(t.shape[1], -1)
+            n = t.numel()
+            k = n if not cfg.rate_samples else min(n, cfg.rate_samples)
+            pos = torch.arange(n) if k == n else torch.randint(n, (k,), generator=gen)
+            return pos.view(1, -1).to(t.device)
+        _, c, m, _ = t.shape
+        per = 3 * m * m
+        k = per if not cfg.rate_samples else min(per, max(1, cfg.rate_samples // c))
+        pos = torch.arange(per) if k == per else torch.randint(per, (k,), generator=gen)
+        plane, rest = pos // (m * m), pos % (m * m)
+        chan = torch.arange(c).view(-1, 1)
+        return ((plane.view(1, -1) * c + chan) * (m * m) + rest.view(1, -1)).to(t.device)
 
     def _bits(self, kind: str, level: int, track: int, y: torch.Tensor) -> torch.Tensor:
         """Bits of y (channels, elements) in step units under the track's densities."""
