@@ -8,6 +8,7 @@ same case runner under a coverage-guided fuzzer for longer runs (docs/ROBUSTNESS
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from collections import Counter
@@ -22,8 +23,9 @@ from codec.container.format import KIND_FRAME, KIND_GOF, KIND_TABLES, ChunkKey
 from codec.container.reader import FcvFile
 from codec.encode.quantized import level_hash
 
-CASES = 2100
-"""Examples hypothesis generates (the issue asks CI for >= 2,000 in <= 60 s)."""
+CASES = int(os.environ.get("FIELDCAST_FUZZ_CASES", "2100"))
+"""Examples hypothesis generates (the issue asks CI for >= 2,000 in <= 60 s); raise it with
+FIELDCAST_FUZZ_CASES for a longer derandomized run (docs/ROBUSTNESS.md)."""
 CASE_SECONDS = 1.0
 """Per-case bound, checked on the process's CPU time (a loaded machine cannot fake a hang)."""
 WALL_DEADLINE = timedelta(seconds=3)
@@ -210,7 +212,7 @@ def test_fuzzed_files_fail_cleanly_fast_and_small(fuzz_clip, capsys) -> None:
               f"budget, {stats['memory_measured']} cases measured)\n  counts "
               f"{dict(sorted(stats.items()))}\n  mean ms per case "
               f"{ {k: round(v / stats[k], 1) for k, v in sorted(kind_ms.items())} }")
-    assert stats["cases"] >= 2000
+    assert stats["cases"] >= min(2000, CASES)
     # Every family was exercised, and the decoder really ran on many of them.
     for kind in ("truncate", "flip", "fixed", "header", "index", "overlap", "chunk", "varint"):
         assert stats[kind] >= 50, (kind, stats)
