@@ -234,3 +234,15 @@ def test_decode_cli_renders_png_and_rejects_bad_input(tiny_clip, tmp_path) -> No
     for argv in (cmd[:3] + [str(bad)] + cmd[4:], cmd[:-4] + ["--level", "9"] + cmd[-2:]):
         res = subprocess.run(argv, capture_output=True, text=True)
         assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
+
+
+def test_clip_coded_bytes_within_bound_of_ideal(tiny_clip) -> None:
+    enc, data = tiny_clip
+    st = enc.stats
+    assert st.coded_bytes <= 1.02 * (st.ideal_bits / 8 + st.raw_bytes) + 4 * st.chunks
+    # The analysis of the written file reproduces the encoder's own figures bit for bit.
+    from codec.encode.analysis import analyze
+
+    again = analyze(FcvFile(data))
+    assert again["reencoded_identical"] and again["coded_bytes"] == st.coded_bytes
+    assert again["table_bytes"] == st.table_bytes
