@@ -432,8 +432,16 @@ class PlayerWindow(QMainWindow):
 
     def screenshot_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "fieldcast.png", "PNG (*.png)")
-        if path and not self.viewport.screenshot().save(path):
+        if path:
+            self.save_screenshot(Path(path))
+
+    def save_screenshot(self, path: Path) -> bool:
+        """Write the viewport's framebuffer (what the renderer drew, no widgets) to ``path``."""
+        if not self.viewport.screenshot().save(str(path)):
             self.show_error("Cannot save screenshot", f"could not write {path}")
+            return False
+        self.statusBar().showMessage(f"saved {path}", 4000)
+        return True
 
     def export_dialog(self) -> None:
         if self.source is None or self.source.info.path is None:

@@ -324,3 +324,18 @@ def test_snapped_view_matches_fieldcast_render(window, qtbot, tiny_fcv, tmp_path
     psnr = 10 * np.log10(1.0 / max(mse, 1e-12))
     print(f"snapped view vs fieldcast render: PSNR {psnr:.2f} dB over {int(mask.sum())} px")
     assert psnr >= 40.0, psnr
+
+
+def test_screenshot_saves_the_viewport(window, qtbot, tiny_fcv, tmp_path) -> None:
+    import imageio.v3 as iio
+
+    window.open_path(tiny_fcv)
+    _wait_drawn(window, qtbot)
+    out = tmp_path / "shot.png"
+    assert window.save_screenshot(out)
+    img = iio.imread(out)
+    assert img.shape[:2] == (window.viewport.height(), window.viewport.width())
+    assert img[..., :3].std() > 5
+    assert not window.save_screenshot(tmp_path / "missing" / "x.png")
+    assert "could not write" in window.last_error
+    window.error_box.close()
