@@ -112,9 +112,7 @@ class PlaybackEngine:
         self.late_tolerance = 2
         """A frame this many frames older than the playhead may still be shown (better late than
         holding an even older one when decoding falls behind)."""
-        self._generation = 0
         self._warned = False
-        self._busy: Key | None = None
         self.events: queue.SimpleQueue[EngineEvent] = queue.SimpleQueue()
         self.last_catchup_s: float | None = None
         self.worst_catchup_s = 0.0
@@ -143,10 +141,6 @@ class PlaybackEngine:
                 return
             self._target = point
             self._target_since = self._now()
-            if point == self._displayed:
-                self._lock.notify_all()
-                return
-            self._generation += 1
             self._lock.notify_all()
 
     def set_playing(self, playing: bool, fps: float | None = None) -> None:
@@ -160,7 +154,6 @@ class PlaybackEngine:
     def seek(self, frame: int) -> None:
         with self._lock:
             self._playhead = frame % self.frames
-            self._generation += 1
             self._lock.notify_all()
 
     def frame_for(self, frame: int) -> Shown | None:
@@ -281,12 +274,10 @@ class PlaybackEngine:
                 job = self._next_job()
                 assert job is not None
                 frame, point = job
-                generation = self._generation
             dec = self._decode(frame, point)
             with self._lock:
                 self._store((frame, point.track, point.level), dec)
-                if generation == self._generation:
-                    self.decoded_count += 1
+                self.decoded_count += 1
                 self._lock.notify_all()
 
     def _decode(self, frame: int, point: OperatingPoint) -> Decoded:
