@@ -147,3 +147,20 @@ def test_prepare_runs_on_the_worker(synthetic_source: SyntheticSource) -> None:
         assert threads == {"fieldcast-decode"}
     finally:
         eng.close()
+
+
+def test_change_to_a_decoded_point_shows_on_the_next_frame(synthetic_source: SyntheticSource) -> None:
+    model = OperatingPointModel(synthetic_source.info.points)
+    a, b = model.select_key(1, 3), model.select_key(2, 2)
+    eng = PlaybackEngine(synthetic_source, a, prefetch=4)
+    try:
+        _wait(lambda: eng.is_ready(0, a))
+        eng.set_target(b)
+        _wait(lambda: eng.is_ready(0, b))
+        assert eng.frame_for(0).point == b
+        eng.set_target(a)  # frame 0 at `a` is still cached: no catch-up at all
+        shown = eng.frame_for(0)
+        assert shown.point == a and eng.displayed == a
+        assert eng.last_catchup_s < 0.05
+    finally:
+        eng.close()
