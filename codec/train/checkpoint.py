@@ -66,6 +66,9 @@ def save_checkpoint(path: Path, gof: GoFTrainer, trainer: FrameTrainer | None) -
             if fr.residual_density is not None:
                 arrays[f"f{k}/res_density/{lvl}"] = _np(fr.residual_density[lvl])
                 arrays[f"f{k}/res_planes/{lvl}"] = _np(fr.residual_planes[lvl])
+    hook_state = getattr(gof.rate_hook, "state_arrays", None)
+    if hook_state is not None:  # the codec's rate hook (issue 4): its model and step counter
+        arrays.update(hook_state())
     if trainer is not None:
         meta["trainer"] = {
             "step": trainer.step, "ema": trainer._ema, "seconds": trainer.log.seconds,
@@ -135,6 +138,9 @@ def load_checkpoint(path: Path, gof: GoFTrainer) -> Callable[[FrameTrainer], Non
     def t(name: str) -> torch.Tensor:
         return torch.from_numpy(arrays[name].copy()).to(dev)
 
+    hook_load = getattr(gof.rate_hook, "load_state_arrays", None)
+    if hook_load is not None and any(k.startswith("rate.") for k in arrays):
+        hook_load({k: v for k, v in arrays.items() if k.startswith("rate.")})
     n_layers = sum(1 for k in arrays if k.startswith("mlp/") and k.endswith("/w"))
     gof.result.mlp = [(t(f"mlp/{i}/w"), t(f"mlp/{i}/b")) for i in range(n_layers)]
     levels = gof.field.levels

@@ -20,16 +20,16 @@ class TrainConfig:
     """Rays per optimization step."""
 
     # --- I-frame ---------------------------------------------------------------------------
-    key_steps: int = 1500
+    key_steps: int = 3000
     """Adam steps for the I-frame (full grids + the GoF's MLP)."""
     key_lr_density: float = 0.1
-    key_lr_planes: float = 0.02
+    key_lr_planes: float = 0.05
     key_lr_mlp: float = 0.004
     lr_final_ratio: float = 0.05
     """Every learning rate decays exponentially to this fraction at the end of its budget."""
 
     # --- P-frames --------------------------------------------------------------------------
-    p_steps: int = 400
+    p_steps: int = 500
     """Adam steps per P-frame (per-level residuals only)."""
     p_lr_density: float = 0.05
     p_lr_planes: float = 0.01
@@ -56,6 +56,9 @@ class TrainConfig:
     """Σ α_l·MSE_l over LODs (HPC Eq. 11). False is the single-level (finest only) ablation."""
     level_weight_low: float = 0.25
     """α_l of every LOD below the finest active one (HPC uses 0.25, finest 1)."""
+    tv_planes: float = 0.0
+    """Weight of a total-variation (mean squared neighbour difference) penalty on every
+    trained level's planes; smooths features that 18 views leave under-constrained."""
     lod_sampling: bool = True
     """True: one LOD per step, drawn with probability ∝ α_l (unbiased for Σ α_l·MSE_l, one
     render per step). False: render every supervised LOD each step (costlier)."""
@@ -135,7 +138,7 @@ def _presets() -> dict[str, Preset]:
         "default": Preset(
             "default",
             FieldConfig().validate(),
-            TrainConfig(key_steps=4000, p_steps=1000).validate(),
+            TrainConfig(key_steps=6000, p_steps=1000).validate(),
             note="a few minutes per frame on CPU",
         ),
         "best": Preset(

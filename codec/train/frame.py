@@ -13,7 +13,7 @@ from ..field.occupancy import occupancy_grid, step_size
 from .config import TrainConfig
 from .hooks import NoRate, RateHook
 from .init import carve_outside_hull_
-from .losses import mse, psnr_from_mse, residual_l1, soft_threshold_
+from .losses import mse, psnr_from_mse, residual_l1, soft_threshold_, total_variation
 from .params import LevelParams
 from .rays import FrameRays, targets_over
 from .render import occupied_box, render_train
@@ -161,6 +161,9 @@ class FrameTrainer:
             loss = loss + weight * err
             if lod == plan.active:
                 photo = float(err.detach())
+        if cfg.tv_planes > 0:
+            tv = sum(total_variation(self.params.level_planes(i)) for i in plan.trainable)
+            loss = loss + cfg.tv_planes * tv
         if not self.is_key and cfg.residual_l1 > 0:
             res = [self.params.delta_density[i] for i in plan.trainable]
             res += [self.params.delta_planes[i] for i in plan.trainable]

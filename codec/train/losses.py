@@ -35,3 +35,10 @@ def soft_threshold_(tensor: torch.Tensor, amount: float) -> None:
     """
     if amount > 0:
         tensor.copy_(torch.sign(tensor) * (tensor.abs() - amount).clamp_min(0.0))
+
+
+def total_variation(planes: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring plane texels (both axes)."""
+    dr = planes[..., 1:, :] - planes[..., :-1, :]
+    dc = planes[..., :, 1:] - planes[..., :, :-1]
+    return (dr.pow(2).mean() + dc.pow(2).mean()) * 0.5
