@@ -137,10 +137,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             n = len(win.model)
             i = 0
             t0 = time.perf_counter()
+            last_progress, last_shown = t0, win.clock.shown
+            stalled = False
             while win.clock.shown - shown0 < target:
                 win.select_point((i * 5 + 1) % n)
                 i += 1
                 _pump(app, args.change_every)
+                if win.clock.shown != last_shown:
+                    last_progress, last_shown = time.perf_counter(), win.clock.shown
+                elif time.perf_counter() - last_progress > 30.0:
+                    stalled = True  # report it rather than loop forever
+                    break
             result["long"] = {
                 "frames_shown": win.clock.shown - shown0,
                 "seconds": time.perf_counter() - t0,
@@ -150,6 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "rss_growth_pct": 100.0 * (_rss_mb() - rss0) / rss0,
                 "gl_objects_after_warmup": gl0,
                 "gl_objects_end": win.viewport.gl_objects(),
+                "stalled": stalled,
             }
         win.close()
     return result

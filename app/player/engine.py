@@ -266,19 +266,23 @@ class PlaybackEngine:
 
     def _run(self) -> None:
         while True:
-            with self._lock:
-                while not self._stop and self._next_job() is None:
-                    self._lock.wait(timeout=0.5)
-                if self._stop:
-                    return
-                job = self._next_job()
-                assert job is not None
-                frame, point = job
-            dec = self._decode(frame, point)
-            with self._lock:
-                self._store((frame, point.track, point.level), dec)
-                self.decoded_count += 1
-                self._lock.notify_all()
+            try:
+                with self._lock:
+                    while not self._stop and self._next_job() is None:
+                        self._lock.wait(timeout=0.5)
+                    if self._stop:
+                        return
+                    job = self._next_job()
+                    assert job is not None
+                    frame, point = job
+                dec = self._decode(frame, point)
+                with self._lock:
+                    self._store((frame, point.track, point.level), dec)
+                    self.decoded_count += 1
+                    self._lock.notify_all()
+            except Exception as exc:  # noqa: BLE001 - a dead worker would freeze playback silently
+                self.events.put(EngineEvent("error", message=f"decode thread: {type(exc).__name__}: {exc}"))
+                time.sleep(0.2)
 
     def _decode(self, frame: int, point: OperatingPoint) -> Decoded:
         start = time.perf_counter()
