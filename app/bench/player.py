@@ -131,10 +131,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["worst_catchup_ms"] = max(s["worst_catchup_ms"] for s in result["sessions"])
         if args.long_frames:
             target = args.long_frames
-            shown0 = win.clock.shown
-            _pump(app, 3.0)
-            rss0, gl0 = _rss_mb(), win.viewport.gl_objects()
             n = len(win.model)
+            for j in range(n):  # warm-up: every point once (every LOD's textures and programs)
+                win.select_point(j)
+                _pump(app, max(0.5, args.change_every))
+            shown0 = win.clock.shown
+            rss0, gl0 = _rss_mb(), win.viewport.gl_objects()
             i = 0
             t0 = time.perf_counter()
             last_progress, last_shown = t0, win.clock.shown
