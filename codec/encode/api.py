@@ -184,6 +184,7 @@ def encode_dataset(
     chains_path: Path | None = None,
     save_chains: Path | None = None,
     progress: bool = True,
+    interrupt_after: int | None = None,
 ) -> EncodeResult:
     """Dataset -> .fcv. Training resumes from `work_dir` checkpoints when they exist."""
     from codec.errors import FieldCastError
@@ -206,7 +207,7 @@ def encode_dataset(
         from .training import train_chains
 
         chains, field_cfg, train_info = train_chains(
-            dataset, settings, device, work_dir, progress=progress
+            dataset, settings, device, work_dir, progress=progress, interrupt_after=interrupt_after
         )
         frames = sum(len(g.density) for g in chains)
         gof = min(settings.gof, frames)

@@ -48,6 +48,7 @@ class JointRateHook:
         self.is_key = True
         self.frame = 0
         self.counter = 0
+        self._restored: int | None = None
         self._prev: dict[tuple[str, int, int], torch.Tensor] = {}
 
     # -- protocol --------------------------------------------------------------------------------
@@ -56,13 +57,22 @@ class JointRateHook:
         self.params = params
         self._prev.clear()
 
-    def begin_frame(self, frame_index: int, is_key: bool) -> None:
+    def prepare_frame(self, frame_index: int, is_key: bool) -> None:
+        """Before the frame's trainer is built (its optimizer takes `parameters()`): steps train
+        on I-frames only. After `load_state_arrays` mid-frame, the step counter is kept."""
+        restored = self._restored == frame_index
+        self._restored = None
         self.frame = frame_index
         self.is_key = is_key
-        self.counter = 0
+        if not restored:
+            self.counter = 0
         self._prev.clear()
         for p in (self.model.log_gain, self.model.log_base_step):
             p.requires_grad_(is_key)
+
+    def begin_frame(self, frame_index: int, is_key: bool) -> None:
+        if (frame_index, is_key) != (self.frame, self.is_key) or self._restored is not None:
+            self.prepare_frame(frame_index, is_key)
 
     def parameters(self) -> list[torch.Tensor]:
         return [p for p in self.model.parameters() if p.requires_grad]
@@ -174,6 +184,7 @@ class JointRateHook:
         if "rate.counter" in arrays:
             c, f, key = (int(x) for x in arrays["rate.counter"])
             self.counter, self.frame, self.is_key = c, f, bool(key)
+            self._restored = f
 
 
 @torch.no_grad()

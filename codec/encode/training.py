@@ -1,18 +1,15 @@
-"""Drive the trainer (codec/train) GoF by GoF and return float chains, with per-frame
-checkpoints so that a killed encode resumes and ends byte-identical.
+"""Drive the trainer (codec/train's `GoFTrainer`) GoF by GoF and return float chains.
 
-Each finished frame's float chain F_t (all levels), the GoF's MLP and the rate model's state are
-saved to ``work_dir/frame_XXXXX.npz`` (numpy, no pickle) before the next frame starts; on a
-rerun with the same settings the finished frames are loaded instead of trained. Training is a
-deterministic function of (settings, dataset, seed), so the resumed run equals an
-uninterrupted one. A ``settings.json`` in the work dir guards against resuming with other
+Each GoF checkpoints to ``work_dir/gof_XXXX.npz`` (numpy, no pickle) every
+``checkpoint_every`` steps and after every frame, optimizer, RNG and the rate hook's state
+included (codec/train/checkpoint.py), so a killed encode rerun with the same command resumes
+and ends byte-identical. A ``settings.json`` in the work dir guards against resuming with other
 settings.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -46,20 +43,6 @@ def _field_for(settings, preset_field: FieldConfig) -> FieldConfig:
         raise FieldCastError(str(exc)) from None
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.name + ".partial.npz")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
 def _frame_kb(dens_chain, plane_chain, steps: np.ndarray) -> float:
     """Coded KB of the newest frame at the highest track (tables fitted to it alone)."""
     from codec.entropy.coder import encode_channels
@@ -82,18 +65,15 @@ def _frame_kb(dens_chain, plane_chain, steps: np.ndarray) -> float:
 
 
 def train_chains(
-    dataset, settings, device: torch.device, work_dir: Path | None, *, progress: bool = True
+    dataset, settings, device: torch.device, work_dir: Path | None, *, progress: bool = True,
+    interrupt_after: int | None = None,
 ) -> tuple[list[GofChains], FieldConfig, dict[str, Any]]:
-    """Train every frame (GoF by GoF); returns the float chains, the field shape and info
-    (``rate_model_bytes_per_track``: the learned model's estimate of the coded symbols)."""
-    from tqdm import tqdm
-
-    from codec.field.mlp import init_mlp
+    """Train every GoF with codec.train's `GoFTrainer` (checkpoint per GoF in `work_dir`,
+    mid-frame included, the rate hook's state with it) and return the float chains, the field
+    shape and info (``rate_model_bytes_per_track``: the learned model's estimate of the real
+    symbols, to compare with the coded bytes). ``interrupt_after`` stops (checkpoint saved,
+    `codec.train.gof.Interrupted` raised) after that many steps of the first GoF: for tests."""
     from codec.train.config import preset as get_preset
-    from codec.train.frame import FrameTrainer
-    from codec.train.init import hull_targets, levels_from_targets, visual_hull
-    from codec.train.params import LevelParams
-    from codec.train.rays import changed_pixels, frame_rays
 
     try:
         pre = get_preset(settings.preset)
@@ -113,6 +93,8 @@ def train_chains(
     gof = max(1, min(settings.gof, frames))
     rate_cfg = RateConfig(tracks=settings.tracks)
     if settings.only_track is not None:
+        if not 0 <= settings.only_track < settings.tracks:
+            raise FieldCastError(f"only_track must be 0..{settings.tracks - 1}")
         lam = rate_cfg.track_lambdas()[settings.only_track]
         rate_cfg = RateConfig(tracks=1, lambdas=(lam,),
                               base_step=rate_cfg.base_step / rate_cfg.gain_ratio**settings.only_track)
@@ -127,101 +109,68 @@ def train_chains(
             )
         mark.write_text(stamp)
 
-    aabb = torch.as_tensor(np.asarray(dataset.aabb, np.float32), device=device)
-    background = torch.as_tensor(np.asarray(dataset.background, np.float32), device=device)
-    views = list(dataset.train_views)
     ids = dataset.frame_ids
-    levels = field_cfg.levels
     chains: list[GofChains] = []
-    total_steps = sum(
-        cfg.key_steps if (t % gof == 0 or not settings.residuals) else cfg.p_steps
-        for t in range(frames)
-    )
-    bar = tqdm(total=total_steps, desc="encode", unit="step", disable=not progress)
-    kb_done: list[float] = []
     estimates: np.ndarray | None = None
-    prev_rays = None
-    for g in range(-(-frames // gof)):
-        gframes = list(range(g * gof, min(frames, (g + 1) * gof)))
-        model = RateModel(levels, 1 + field_cfg.channels, rate_cfg).to(device)
+    n_gofs = -(-frames // gof)
+    for g in range(n_gofs):
+        gframes = [ids[t] for t in range(g * gof, min(frames, (g + 1) * gof))]
+        model = RateModel(field_cfg.levels, 1 + field_cfg.channels, rate_cfg).to(device)
         hook = JointRateHook(model, JointRateConfig(seed=settings.seed)) if settings.joint_rate else None
-        dens_chain: list[list[torch.Tensor]] = []
-        plane_chain: list[list[torch.Tensor]] = []
-        mlp = None
-        for t in gframes:
-            is_key = t == gframes[0] or not settings.residuals
-            ckpt = work / f"frame_{t:05d}.npz" if work is not None else None
-            rays = None
-            if ckpt is not None and ckpt.exists():
-                arr = _load_npz(ckpt)
-                dens = [torch.from_numpy(arr[f"d{lv}"]).to(device) for lv in range(levels)]
-                planes = [torch.from_numpy(arr[f"p{lv}"]).to(device) for lv in range(levels)]
-                n_layers = int(arr["layers"][0])
-                mlp = [(torch.from_numpy(arr[f"w{i}"]).to(device), torch.from_numpy(arr[f"b{i}"]).to(device))
-                       for i in range(n_layers)]
-                if hook is not None:
-                    hook.load_state_arrays(arr)
-                bar.set_description(f"frame {t}/{frames} resumed")
-                bar.update(cfg.key_steps if is_key else cfg.p_steps)
-            else:
-                rays = frame_rays(dataset, ids[t], views, device)
-                if is_key:
-                    gen = torch.Generator().manual_seed(settings.seed * 7919 + t)
-                    hull = visual_hull(rays.cameras, rays.alphas(), aabb, field_cfg.density_res[-1],
-                                       cfg.hull_alpha, cfg.hull_dilate)
-                    targets = hull_targets(hull, field_cfg.density_res, cfg.hull_inside, cfg.hull_outside)
-                    base_d = levels_from_targets(targets)
-                    base_p = [torch.zeros(3, field_cfg.channels, m, m, device=device)
-                              for m in field_cfg.plane_res]
-                    if mlp is None or not settings.residuals:
-                        mlp = [(w.to(device), b.to(device)) for w, b in init_mlp(
-                            field_cfg.feature_dim + field_cfg.view_dim, field_cfg.hidden, gen)]
-                    motion = None
-                else:
-                    base_d = [d.to(device) for d in dens_chain[-1]]
-                    base_p = [p.to(device) for p in plane_chain[-1]]
-                    if prev_rays is None:
-                        prev_rays = frame_rays(dataset, ids[t - 1], views, device)
-                    motion = changed_pixels(rays, prev_rays, cfg.motion_threshold)
-                params = LevelParams(base_d, base_p)
-                if hook is not None:
-                    hook.begin_frame(t, is_key)
-                    hook.bind(params)
-                trainer = FrameTrainer(
-                    field_cfg, cfg, params, mlp, rays, aabb, background, is_key=is_key,
-                    seed=settings.seed * 100_003 + t, motion=motion, rate_hook=hook,
-                )
-                stage = "I" if is_key else "P"
-                kb = f" last {kb_done[-1]:.1f} KB" if kb_done else ""
-                bar.set_description(f"frame {t}/{frames} {stage}-frame{kb}")
-                trainer.run(progress=bar if progress else None)
-                dens, planes = params.current()
-                mlp = [(w.detach(), b.detach()) for w, b in trainer.mlp]
-                if ckpt is not None:
-                    arrays: dict[str, Any] = {f"d{lv}": dens[lv].cpu().numpy() for lv in range(levels)}
-                    arrays.update({f"p{lv}": planes[lv].cpu().numpy() for lv in range(levels)})
-                    arrays["layers"] = np.array([len(mlp)], np.int64)
-                    for i, (w, b) in enumerate(mlp):
-                        arrays[f"w{i}"] = w.cpu().numpy()
-                        arrays[f"b{i}"] = b.cpu().numpy()
-                    if hook is not None:
-                        arrays.update(hook.state_arrays())
-                    _save_npz(ckpt, arrays)
-            prev_rays = rays
-            dens_chain.append([d.detach().cpu() for d in dens])
-            plane_chain.append([p.detach().cpu() for p in planes])
-            if progress:
-                kb_done.append(_frame_kb(dens_chain, plane_chain, model.steps_table().cpu().numpy()))
+        trainer = _HookedGoFTrainer(
+            dataset, gframes, field_cfg, cfg, device, rate_hook=hook,
+            checkpoint=(work / f"gof_{g:04d}.npz") if work is not None else None,
+            progress=progress,
+        )
+        if progress:
+            from tqdm import tqdm
+
+            tqdm.write(f"GoF {g + 1}/{n_gofs}: frames {gframes[0]}..{gframes[-1]}"
+                       f" ({'joint rate' if hook else 'no rate term'})")
+        result = trainer.run(max_steps=interrupt_after if g == 0 else None)
         steps = model.steps_table().cpu().numpy()
-        assert mlp is not None
-        gof_chains = GofChains(dens_chain, plane_chain, [(w.cpu(), b.cpu()) for w, b in mlp], steps)
+        gof_chains = GofChains(
+            [[d.detach().cpu() for d in fr.density] for fr in result.frames],
+            [[p.detach().cpu() for p in fr.planes] for fr in result.frames],
+            [(w.detach().cpu(), b.detach().cpu()) for w, b in result.mlp],
+            steps,
+        )
+        if progress:
+            from tqdm import tqdm
+
+            for fr in result.frames:
+                tqdm.write(f"  frame {fr.frame_id} ({'I' if fr.is_key else 'P'}): train PSNR "
+                           f"{fr.train_psnr:.2f} dB, {fr.seconds:.1f} s")
+            tqdm.write(f"  GoF {g + 1}: {_frame_kb(gof_chains.density, gof_chains.planes, steps):.1f}"
+                       " KB for its last frame (highest track)")
         if hook is not None:
-            bar.set_description(f"GoF {g}: rate-model estimate")
             est = estimate_bits(model.cpu(), gof_chains, steps) / 8
             estimates = est if estimates is None else estimates + est
         chains.append(gof_chains)
-    bar.close()
     info: dict[str, Any] = {}
     if estimates is not None:
         info["rate_model_bytes_per_track"] = [float(x) for x in estimates]
     return chains, field_cfg, info
+
+
+def _hooked_trainer_class():
+    from codec.train.gof import GoFTrainer
+
+    class HookedGoFTrainer(GoFTrainer):
+        """Binds the rate hook to each frame's parameters and sets which rate parameters train
+        *before* the frame's optimizer is built (steps are frozen after the I-frame)."""
+
+        def _make_trainer(self, index: int):  # noqa: ANN202
+            hook = self.rate_hook
+            if isinstance(hook, JointRateHook):
+                hook.prepare_frame(index, index == 0 or not self.cfg.residuals)
+            out = super()._make_trainer(index)
+            if isinstance(hook, JointRateHook):
+                hook.bind(out[0].params)
+            return out
+
+    return HookedGoFTrainer
+
+
+def _HookedGoFTrainer(*args, **kw):  # noqa: N802 - a lazily built class, called like one
+    return _hooked_trainer_class()(*args, **kw)
