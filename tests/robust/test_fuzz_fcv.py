@@ -141,6 +141,7 @@ def check_exact(out: fz.Outcome, hashes: dict) -> None:
 # ---------------------------------------------------------------------------- the test
 
 
+@pytest.mark.timeout(900)  # ~15 s on 2 idle cores; minutes when the machine is shared
 def test_fuzzed_files_fail_cleanly_fast_and_small(fuzz_clip, capsys) -> None:
     data = fuzz_clip.data
     original = FcvFile(data)
