@@ -60,6 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--gof", type=int, default=None, help="GoF length (default: the encoder's)")
     parser.add_argument(
+        "--key-steps", type=int, default=None,
+        help="I-frame training steps of every variant (default: the preset's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--p-steps", type=int, default=None,
+        help="P-frame training steps of every variant (default: the preset's)",
+    )  # fmt: skip
+    parser.add_argument(
         "--seed", type=int, default=0, help="training seed of every variant (default 0)"
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
@@ -114,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         train_views=args.train_views,
         lod_points=not args.no_lod_points,
         downscale=args.downscale,
+        key_steps=args.key_steps,
+        p_steps=args.p_steps,
     )
     results = Evaluation(args.dataset, out, cfg).run()
     variants = variant_results(results)

@@ -78,6 +78,10 @@ class EncodeRequest:
     seed: int
     downscale: int = 1
     """Image downscale the encoder trains at (the evaluation scores at the same one)."""
+    key_steps: int | None = None
+    """Override of the preset's I-frame steps (None: the preset's), the same for every variant."""
+    p_steps: int | None = None
+    """Override of the preset's P-frame steps."""
     no_joint_rate: bool = False
     residuals: bool = True
     progressive: bool = True
@@ -133,6 +137,8 @@ def codec_backend(score_views: int | None = 1) -> EncoderBackend:
                 progressive=request.progressive,
                 only_track=request.only_track,
                 score_views=score_views,
+                key_steps=request.key_steps,
+                p_steps=request.p_steps,
                 **({"gof": request.gof} if request.gof else {}),
             )
             dataset = load_dataset(request.dataset, downscale=request.downscale)
@@ -140,7 +146,10 @@ def codec_backend(score_views: int | None = 1) -> EncoderBackend:
                 dataset, request.clip, settings, device=pick_device(request.device),
                 work_dir=request.work_dir, progress=True,
             )  # fmt: skip
-            steps = {"key_steps": p.train.key_steps, "p_steps": p.train.p_steps}
+            steps = {
+                "key_steps": request.key_steps or p.train.key_steps,
+                "p_steps": p.train.p_steps if request.p_steps is None else request.p_steps,
+            }
             return EncodeOutcome(
                 request.clip, steps, [request.seed], float(sum(result.seconds.values())),
                 result.chains if request.keep_chains else None, settings.to_dict(),
@@ -176,6 +185,10 @@ class EvalConfig:
     """Also score every level of the largest track (the per-level curve); False: full LOD only."""
     downscale: int | None = None
     """Image downscale of the evaluation views (None: the training preset's, as the encoder)."""
+    key_steps: int | None = None
+    """I-frame steps of every variant (None: the preset's)."""
+    p_steps: int | None = None
+    """P-frame steps of every variant (None: the preset's)."""
 
     def validate(self) -> EvalConfig:
         unknown = set(self.variants) - set(ALL_VARIANTS)
@@ -190,6 +203,9 @@ class EvalConfig:
         d = asdict(self)
         d.pop("variants")
         d.pop("device")
+        for optional in ("key_steps", "p_steps"):  # absent unless overridden
+            if d[optional] is None:
+                d.pop(optional)
         return d
 
 
@@ -286,6 +302,8 @@ class Evaluation:
             device=c.device,
             seed=c.seed,
             downscale=self._downscale(),
+            key_steps=c.key_steps,
+            p_steps=c.p_steps,
             **kw,
         )
 
