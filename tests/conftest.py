@@ -26,3 +26,15 @@ def figure128() -> Path:
     if not (path / "transforms.json").is_file():
         pytest.skip(f"benchmark scene not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic scene, built once per test run: 4 frames, 8 train + 2 test views, 48 px.
+    Shared: treat it as read-only."""
+    from codec.data.synth import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("tiny_dataset")
+    cfg = SynthConfig(frames=4, views=10, test_views=2, resolution=48, seed=0)
+    generate(root, cfg, progress=False)
+    return root
