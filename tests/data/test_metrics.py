@@ -95,7 +95,7 @@ def test_ssim_masked():
     y[:, 12:] = torch.rand(24, 12, 3, generator=g)  # right half replaced by noise
     full = ssim(x, y)
     mask = torch.zeros(24, 24, dtype=torch.bool)
-    mask[:, :5] = True  # windows centred here see only identical pixels (centre col <= 4 + 5 < 12)
+    mask[:, 5:7] = True  # windows centred on cols 5, 6 reach col 11 at most: identical pixels
     assert ssim(x, y, mask=mask).item() == pytest.approx(1.0, abs=1e-6)
     assert ssim(x, y, mask=torch.ones(24, 24)).item() == pytest.approx(full.item(), abs=1e-6)
     m = ssim_map(x, y)
