@@ -56,7 +56,7 @@ class TrainConfig:
     """Σ α_l·MSE_l over LODs (HPC Eq. 11). False is the single-level (finest only) ablation."""
     level_weight_low: float = 0.25
     """α_l of every LOD below the finest active one (HPC uses 0.25, finest 1)."""
-    tv_planes: float = 0.0
+    tv_planes: float = 1e-3
     """Weight of a total-variation (mean squared neighbour difference) penalty on every
     trained level's planes; smooths features that 18 views leave under-constrained."""
     lod_sampling: bool = True

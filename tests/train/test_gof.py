@@ -48,7 +48,7 @@ def test_independent_frames_ablation_has_no_residuals(tiny, test_preset):
 
 
 @pytest.mark.parametrize("changes", [{"progressive": False}, {"multi_level": False},
-                                     {"lod_sampling": False}])
+                                     {"lod_sampling": False}, {"tv_planes": 1e-3}])
 def test_ablation_switches_train(tiny, test_preset, changes):
     cfg = test_preset.train.with_(key_steps=30, p_steps=10, **changes)
     res = GoFTrainer(tiny, [0, 1], test_preset.field, cfg, progress=False).run()
