@@ -50,12 +50,17 @@ class RateConfig:
     """Number of rate tracks K (1..8); each is one (gain a_r, lambda_r) pair."""
     lambdas: tuple[float, ...] = ()
     """Lagrange multipliers per track, increasing; empty = geometric from lambda_min to lambda_max."""
-    lambda_min: float = 2e2
-    lambda_max: float = 2e4
-    gain_ratio: float = 2.0
-    """Initial gain of track r is gain_ratio**r (each track halves the step by default)."""
-    base_step: float = 0.16
-    """Initial step of track 0 for the feature channels of every level, in feature units."""
+    lambda_min: float = 2.2
+    lambda_max: float = 1.6e3
+    """With the rate in bits per element and D the feature MSE, the RD-optimal uniform step is
+    about sqrt(8.66 / lambda): these pair lambda_r with the initial steps below."""
+    gain_ratio: float = 3.0
+    """Initial gain of track r is gain_ratio**r (each track divides the step by 3)."""
+    base_step: float = 2.0
+    """Initial step of track 0 for the feature channels of every level, in feature units.
+    Measured on figure128 (fast preset, post-training quantization sweep): feature steps below
+    ~0.3 leave PSNR unchanged (+0.03 dB), 2.56 costs 5.6 dB at 40 % of the bytes; 2.0 with a
+    ratio of 3 spans ~4.5x in bytes from track 0 to track 3 with PSNR rising on every track."""
     density_step_factor: float = 6.0
     """The density's initial step is this multiple of the features' (raw density spans about
     -10..10 where features span about -1..1; measured on figure128: with one step for both, the
