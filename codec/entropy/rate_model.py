@@ -69,6 +69,11 @@ class RateConfig:
     """Hidden widths of each cumulative network (Ballé 2018 uses 3, 3, 3)."""
     init_scale: float = 10.0
     """Initial spread of each density, in symbols."""
+    param_scale: float = 5.0
+    """The density networks' parameters are stored divided by this and multiplied back in use:
+    Adam moves a parameter by ~lr per step, so this runs them at param_scale x the learning
+    rate the trainer gives the rate group (the densities must follow the symbols within a
+    frame's few hundred steps)."""
 
     def track_lambdas(self) -> tuple[float, ...]:
         if self.lambdas:
@@ -127,9 +132,10 @@ class RateModel(nn.Module):
         self.factors = nn.ParameterList()
         for k in range(len(dims) - 1):
             init = math.log(math.expm1(1.0 / scale / dims[k + 1]))
-            self.matrices.append(nn.Parameter(torch.full((n, dims[k + 1], dims[k]), init)))
+            ps = config.param_scale
+            self.matrices.append(nn.Parameter(torch.full((n, dims[k + 1], dims[k]), init / ps)))
             bias = torch.rand(n, dims[k + 1], 1, generator=torch.Generator().manual_seed(k)) - 0.5
-            self.biases.append(nn.Parameter(bias))
+            self.biases.append(nn.Parameter(bias / ps))
             if k < len(dims) - 2:
                 self.factors.append(nn.Parameter(torch.zeros(n, dims[k + 1], 1)))
         self.log_gain = nn.Parameter(
@@ -158,10 +164,11 @@ class RateModel(nn.Module):
     def _logits_cdf(self, idx: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """g(x) for densities ``idx`` (B,) on inputs x (B, N)."""
         h = x[:, None, :]
+        ps = self.config.param_scale
         for k, (mat, bias) in enumerate(zip(self.matrices, self.biases)):
-            h = torch.bmm(F.softplus(mat[idx]), h) + bias[idx]
+            h = torch.bmm(F.softplus(mat[idx] * ps), h) + bias[idx] * ps
             if k < len(self.factors):
-                h = h + torch.tanh(self.factors[k][idx]) * torch.tanh(h)
+                h = h + torch.tanh(self.factors[k][idx] * ps) * torch.tanh(h)
         return h[:, 0, :]
 
     def likelihood(self, idx: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
