@@ -96,3 +96,13 @@ def test_composition_is_exact_for_nested_lattices() -> None:
         compose_density(grids.density)[None, None], u, align_corners=True
     )
     assert (sep - comp).abs().max() < 1e-4
+
+
+def test_occupancy_bounds_every_corner() -> None:
+    from codec.field.occupancy import occupancy_grid
+
+    dens = torch.randn(9, 9, 9) * 4
+    occ = occupancy_grid(dens, 0.05, CFG.render)
+    ref = torch.nn.functional.max_pool3d(dens[None, None], 2, stride=1)[0, 0]
+    expect = torch.nn.functional.softplus(ref + CFG.render.density_shift) * 0.05 >= 1e-6
+    assert occ.shape == (8, 8, 8) and torch.equal(occ, expect)

@@ -135,6 +135,15 @@ def _presets() -> dict[str, Preset]:
             TrainConfig().validate(),
             note="CPU budget: I-frame <= 120 s, P-frames <= 30 s at 128 px on 2 threads",
         ),
+        "sample": Preset(
+            "sample",
+            FieldConfig(
+                density_res=(7, 13, 25, 49), plane_res=(9, 17, 33, 65), channels=8,
+                hidden=(32, 32),
+            ).validate(),
+            TrainConfig(batch_rays=2048, key_steps=1200, p_steps=200).validate(),
+            note="the bundled sample clip: 64 px synthetic scene, a few seconds per frame",
+        ),
         "default": Preset(
             "default",
             FieldConfig().validate(),
