@@ -48,6 +48,9 @@ class TrainConfig:
     progressive: bool = True
     """HPC Alg. 1: switch levels on over training, freeze lower levels near the end.
     False is the "no progressive schedule" ablation (all levels from step 0, none frozen)."""
+    p_progressive: bool = True
+    """Apply the level schedule to P-frames too (else: every level from step 0, the finest
+    alone during the freeze phase is kept)."""
     level_on_fraction: float = 0.4
     """Levels 2..L are switched on evenly over this first fraction of each frame's steps."""
     freeze_fraction: float = 0.1

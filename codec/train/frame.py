@@ -65,7 +65,7 @@ class FrameTrainer:
         self.schedule = LevelSchedule(
             steps=self.steps,
             levels=params.levels,
-            progressive=cfg.progressive,
+            progressive=cfg.progressive and (is_key or cfg.p_progressive),
             multi_level=cfg.multi_level,
             on_fraction=cfg.level_on_fraction,
             freeze_fraction=cfg.freeze_fraction,
