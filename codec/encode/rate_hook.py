@@ -21,12 +21,13 @@ frozen for the rest of the GoF; `steps_table()` is what the encoder stores.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from codec.entropy.rate_model import RateModel, ste_round
+from codec.entropy.rate_model import RateModel, fit_densities, ste_round
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,15 @@ class JointRateConfig:
     rate_samples: int = 4096
     """Elements per (kind, level) tensor the rate is evaluated on each step (0 = all)."""
     seed: int = 0
+    refit_every: int = 50
+    """Every this many steps of a frame (and at its first step) the densities are refitted by
+    maximum likelihood to the current rounded symbols of every track (`fit_densities`)."""
+    refit_steps: int = 40
+    """Adam iterations of one refit (on the symbols' histograms: cheap)."""
+    refit_lr: float = 0.02
+    zero_blocks: bool = True
+    """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
+    those blocks with a flag (docs/FORMAT.md §5)."""
 
 
 class JointRateHook:
@@ -95,6 +105,9 @@ class JointRateHook:
         gen = torch.Generator().manual_seed(
             (cfg.seed * 1_000_003 + self.frame * 10_007 + self.counter) & 0x7FFFFFFF
         )
+        masks = self._block_masks(deltas) if cfg.zero_blocks or cfg.refit_every else {}
+        if cfg.refit_every and self.counter % cfg.refit_every == 0:
+            self._refit(deltas, masks)
         for (kind, level), delta in deltas.items():
             base = self._base(kind, level)
             flat = self._sample_index(kind, delta, gen)  # (channels, k) into the flat tensor
@@ -113,7 +126,8 @@ class JointRateHook:
                 s_col = s.reshape(-1, 1) if kind == "planes" else s.reshape(1, 1)
                 prev = self._prev_recon(kind, level, r, base, s).reshape(-1)[flat]
                 y_hat = (f - prev) / s_col + noise
-                bits = self._bits(kind, level, r, y_hat) * (per_channel / k)
+                keep = masks[(kind, level, r)][1].reshape(-1)[flat] if cfg.zero_blocks else None
+                bits = self._bits(kind, level, r, y_hat, keep) * (per_channel / k)
                 dist = torch.mean((s_col * noise) ** 2)
                 term = bits / delta.numel() + self.model.lambdas[r] * dist
                 total = term if total is None else total + term
@@ -163,15 +177,60 @@ class JointRateHook:
         chan = torch.arange(c).view(-1, 1)
         return ((plane.view(1, -1) * c + chan) * (m * m) + rest.view(1, -1)).to(t.device)
 
-    def _bits(self, kind: str, level: int, track: int, y: torch.Tensor) -> torch.Tensor:
-        """Bits of y (channels, elements) in step units under the track's densities."""
+    def _bits(
+        self, kind: str, level: int, track: int, y: torch.Tensor, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Bits of y (channels, elements) in step units under the track's densities; ``keep``
+        (same shape, bool) marks the elements the coder codes (inside non-zero blocks)."""
+        bits = -torch.log2(self.model.likelihood(self._indices(kind, level, track, y), y))
+        if keep is not None:
+            bits = bits * keep.to(bits.dtype)
+        return bits.sum()
+
+    def _indices(self, kind: str, level: int, track: int, like: torch.Tensor) -> torch.Tensor:
         is_p = not self.is_key
         first = 0 if kind == "density" else 1
-        chan = torch.tensor(
-            [self.model.index(is_p, track, level, first + i) for i in range(y.shape[0])],
-            device=y.device,
+        n = 1 if kind == "density" else self.model.channels - 1
+        return torch.tensor(
+            [self.model.index(is_p, track, level, first + i) for i in range(n)], device=like.device
         )
-        return -torch.log2(self.model.likelihood(chan, y)).sum()
+
+    @torch.no_grad()
+    def _block_masks(
+        self, deltas: dict[tuple[str, int], torch.Tensor]
+    ) -> dict[tuple[str, int, int], tuple[torch.Tensor, torch.Tensor]]:
+        """(kind, level, track) -> (rounded symbols, bool mask of the elements inside non-zero
+        blocks), both shaped like the delta: exactly what the coder would code now."""
+        from codec.entropy.coder import block_flags, element_mask
+
+        out = {}
+        for (kind, level), delta in deltas.items():
+            base = self._base(kind, level)
+            value = base + delta
+            for r in range(self.model.tracks):
+                s = self._step(kind, level, r, delta).detach()
+                q = torch.round((value - self._prev_recon(kind, level, r, base, s)) / s)
+                qn = q.cpu().numpy()
+                if kind == "density":
+                    keep = element_mask(block_flags(qn), qn.shape)
+                else:
+                    keep = np.stack(
+                        [element_mask(block_flags(qn[:, c]), qn[:, c].shape)
+                         for c in range(qn.shape[1])], axis=1)
+                out[(kind, level, r)] = (q, torch.from_numpy(keep).to(q.device))
+        return out
+
+    def _refit(self, deltas, masks) -> None:  # noqa: ANN001
+        """Fit the densities of every (track, level, channel) in play to its current symbols."""
+        items = []
+        for (kind, level, r), (q, keep) in masks.items():
+            idx = self._indices(kind, level, r, q).tolist()
+            if kind == "density":
+                items.append((idx[0], q[keep]))
+            else:
+                items += [(i, q[:, c][keep[:, c]]) for c, i in enumerate(idx)]
+        cfg = self.config
+        fit_densities(self.model, items, cfg.refit_steps, cfg.refit_lr)
 
     # -- checkpoint ----------------------------------------------------------------------------
     def steps_table(self) -> np.ndarray:
@@ -193,12 +252,17 @@ class JointRateHook:
 
 
 @torch.no_grad()
-def estimate_bits(model: RateModel, chains, steps: np.ndarray) -> np.ndarray:
+def estimate_bits(
+    model: RateModel, chains, steps: np.ndarray, *, zero_blocks: bool = True
+) -> np.ndarray:
     """The learned model's bits for the real symbols of one GoF, per track (K,).
 
     ``chains`` is a `GofChains`; symbols are exactly the coder's (closed loop, rounded). This is
-    what training believes the rate is; `encode` stores it beside the real coded bytes.
+    what training believes the rate is; `encode` stores it beside the real coded bytes. With
+    ``zero_blocks`` it counts what the coder codes: the block flags (their ideal length) and
+    the densities' bits of the symbols inside non-zero blocks only.
     """
+    from codec.entropy.coder import block_flags, element_mask
     from codec.quantize.closed_loop import quantize_frame, split_channels
 
     out = np.zeros(steps.shape[0])
@@ -211,8 +275,26 @@ def estimate_bits(model: RateModel, chains, steps: np.ndarray) -> np.ndarray:
                 for c, v in enumerate(chans):
                     sym, q = quantize_frame(v, float(steps[r, lv, c]), None if prev is None else prev[c])
                     cur.append(q)
-                    y = sym.to(torch.float32).reshape(1, -1)
+                    out[r] += _flag_bits(sym.numpy()) if zero_blocks else 0.0
+                    keep = element_mask(block_flags(sym.numpy()), tuple(sym.shape))
+                    coded = sym.numpy()[keep] if zero_blocks else sym.numpy().reshape(-1)
+                    if coded.size == 0:
+                        continue
+                    y = torch.from_numpy(coded.astype(np.float32)).reshape(1, -1)
                     idx = torch.tensor([model.index(i > 0, r, lv, c)])
                     out[r] += float(-torch.log2(model.likelihood(idx, y)).sum())
                 prev = cur
     return out
+
+
+def _flag_bits(sym: np.ndarray) -> float:
+    """Ideal length of one channel's block flags: k over 0..B, then B flags at p = k/B."""
+    from codec.entropy.coder import block_flags
+
+    flags = block_flags(sym)
+    n, k = flags.size, int(flags.sum())
+    bits = math.log2(n + 1)
+    if 0 < k < n:
+        p = k / n
+        bits -= n * (p * math.log2(p) + (1 - p) * math.log2(1 - p))
+    return bits

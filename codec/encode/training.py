@@ -45,7 +45,7 @@ def _field_for(settings, preset_field: FieldConfig) -> FieldConfig:
 
 def _frame_kb(dens_chain, plane_chain, steps: np.ndarray) -> float:
     """Coded KB of the newest frame at the highest track (tables fitted to it alone)."""
-    from codec.entropy.coder import encode_channels
+    from codec.entropy.coder import block_flags, element_mask, encode_channels
     from codec.entropy.tables import fit_table
     from codec.quantize.closed_loop import quantize_frame, split_channels
 
@@ -59,7 +59,9 @@ def _frame_kb(dens_chain, plane_chain, steps: np.ndarray) -> float:
             s = float(steps[r, lv, c])
             q_prev = quantize_frame(prev[c], s, None)[1] if prev is not None else None
             syms.append(quantize_frame(v, s, q_prev)[0].numpy())
-        payload, _ = encode_channels(syms, [fit_table(x.reshape(-1)) for x in syms])
+        # Like the writer: each table is fitted to the symbols inside non-zero blocks.
+        tables = [fit_table(x[element_mask(block_flags(x), x.shape)]) for x in syms]
+        payload, _ = encode_channels(syms, tables)
         total += len(payload)
     return total / 1024
 

@@ -247,3 +247,43 @@ def closed_loop_level(
     yd_hat, yp_hat = q(yd), q(yp)
     bits = model.level_bits(level, track, is_p, yd_hat, yp_hat)
     return LevelRate(bits, pd + sd * yd_hat, pp + sp * yp_hat)
+
+
+def fit_densities(
+    model: RateModel, items: list[tuple[int, torch.Tensor]], steps: int, lr: float
+) -> float:
+    """Maximum-likelihood fit of the densities ``idx`` to integer symbols, in place.
+
+    ``items`` holds (density index, integer-valued symbols). Each density is fitted to the
+    histogram of its symbols (unique values + counts: exact and cheap at any grid size) with a
+    private Adam, so the trainer's optimizer state is untouched and the fit is deterministic.
+    The density networks otherwise only see a few thousand sampled noisy symbols per step and
+    lag far behind the symbols' real, much sharper distribution (measured on figure128: the
+    model's estimate was ~12x the coded bytes). Returns the fitted bits per symbol.
+    """
+    items = [(i, y.detach().reshape(-1)) for i, y in items if y.numel() > 0]
+    if not items or steps <= 0:
+        return 0.0
+    hists = [torch.unique(y.float(), return_counts=True) for _, y in items]
+    width = max(v.numel() for v, _ in hists)
+    device = items[0][1].device
+    vals = torch.zeros(len(items), width, device=device)
+    counts = torch.zeros(len(items), width, device=device)
+    for row, (v, c) in enumerate(hists):
+        vals[row, : v.numel()] = v
+        counts[row, : c.numel()] = c.float()
+    idx = torch.tensor([i for i, _ in items], device=device)
+    total = counts.sum()
+    params = [*model.matrices, *model.biases, *model.factors]
+    saved = [p.grad for p in params]
+    opt = torch.optim.Adam(params, lr=lr)
+    bits = torch.zeros(())
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            bits = -(counts * torch.log2(model.likelihood(idx, vals))).sum() / total
+            bits.backward()
+            opt.step()
+    for p, g in zip(params, saved):
+        p.grad = g
+    return float(bits.detach())
