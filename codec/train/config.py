@@ -41,6 +41,8 @@ class TrainConfig:
     """Share of P-frame rays drawn from pixels that changed since the previous frame."""
     motion_threshold: float = 0.02
     """A pixel 'changed' when max |ΔRGBA| exceeds this (before dilation)."""
+    p_lift: bool = True
+    """Seed P-frame density at `hull_inside` where the hull newly covers space (see init.py)."""
     finetune_mlp: bool = False
     """Also update the GoF's MLP on P-frames (off: the MLP is frozen after the I-frame)."""
 

@@ -136,7 +136,7 @@ class GoFTrainer:
         if chained:
             prev = self.result.frames[index - 1]
             params = LevelParams(prev.density, prev.planes)
-            if self._prev_hulls is not None:
+            if self._prev_hulls is not None and self.cfg.p_lift:
                 new_region = [h & ~p for h, p in zip(hulls, self._prev_hulls)]
                 lift_new_hull_(
                     params.base_density, params.delta_density, new_region, self.cfg.hull_inside
