@@ -21,5 +21,8 @@ lint: setup
 bench: setup
 	@bash scripts/bench.sh
 
+sample-clip: setup
+	@bash scripts/sample_clip.sh
+
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache
