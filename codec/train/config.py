@@ -35,13 +35,13 @@ class TrainConfig:
     p_lr_planes: float = 0.01
     residual_l1: float = 1e-4
     """Weight of the mean |R| penalty (HPC Eq. 13 / VRVVC L_res), per element mean over levels."""
-    residual_prox: float = 0.5
+    residual_prox: float = 0.0
     """Soft-threshold after every Adam step: |R| shrinks by residual_prox * lr (0 disables)."""
     motion_ray_fraction: float = 0.5
     """Share of P-frame rays drawn from pixels that changed since the previous frame."""
     motion_threshold: float = 0.02
     """A pixel 'changed' when max |ΔRGBA| exceeds this (before dilation)."""
-    p_lift: bool = True
+    p_lift: bool = False
     """Seed P-frame density at `hull_inside` where the hull newly covers space (see init.py)."""
     finetune_mlp: bool = False
     """Also update the GoF's MLP on P-frames (off: the MLP is frozen after the I-frame)."""
@@ -50,7 +50,7 @@ class TrainConfig:
     progressive: bool = True
     """HPC Alg. 1: switch levels on over training, freeze lower levels near the end.
     False is the "no progressive schedule" ablation (all levels from step 0, none frozen)."""
-    p_progressive: bool = True
+    p_progressive: bool = False
     """Apply the level schedule to P-frames too (else: every level from step 0, the finest
     alone during the freeze phase is kept)."""
     level_on_fraction: float = 0.4
