@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 LP_NUM_THREADS=2
+# Idle OpenMP workers sleep instead of spinning: llvmpipe and ffmpeg threads share the 2 cores.
+export OMP_WAIT_POLICY=PASSIVE
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-1073741824}
 export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-1073741824}
 export QT_QPA_PLATFORM=xcb
