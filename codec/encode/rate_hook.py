@@ -37,12 +37,19 @@ class JointRateConfig:
     rate_samples: int = 4096
     """Elements per (kind, level) tensor the rate is evaluated on each step (0 = all)."""
     seed: int = 0
-    refit_every: int = 50
+    refit_every: int = 25
     """Every this many steps of a frame (and at its first step) the densities are refitted by
     maximum likelihood to the current rounded symbols of every track (`fit_densities`)."""
-    refit_steps: int = 40
+    refit_steps: int = 30
     """Adam iterations of one refit (on the symbols' histograms: cheap)."""
     refit_lr: float = 0.02
+    fit_only: bool = True
+    """The densities are set only by the refits (maximum likelihood on the real rounded symbols,
+    like the coder's fitted tables), not by the trainer's optimizer, whose noisy-symbol updates
+    between refits would pull them toward the smoother density of y + U(-1/2, 1/2). Measured on
+    figure128 (docs/RATE.md): same estimate and RD as with the optimizer, at lower cost."""
+    p_rate_weight: float | None = None
+    """γ on P-frames (None = rate_weight): more pressure toward sparse residuals."""
     zero_blocks: bool = True
     """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
     those blocks with a flag (docs/FORMAT.md §5)."""
@@ -60,6 +67,10 @@ class JointRateHook:
         self.counter = 0
         self._restored: int | None = None
         self._prev: dict[tuple[str, int, int], torch.Tensor] = {}
+        self._density_params = [*model.matrices, *model.biases, *model.factors]
+        if config.fit_only:
+            for p in self._density_params:
+                p.requires_grad_(False)
 
     # -- protocol --------------------------------------------------------------------------------
     def bind(self, params) -> None:  # noqa: ANN001 - codec.train.params.LevelParams (duck-typed)
@@ -134,7 +145,10 @@ class JointRateHook:
         self.counter += 1
         if total is None:
             return torch.zeros(())
-        return cfg.rate_weight * total / self.model.tracks
+        weight = cfg.rate_weight
+        if not self.is_key and cfg.p_rate_weight is not None:
+            weight = cfg.p_rate_weight
+        return weight * total / self.model.tracks
 
     # -- helpers ---------------------------------------------------------------------------------
     def _base(self, kind: str, level: int) -> torch.Tensor:

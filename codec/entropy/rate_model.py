@@ -275,7 +275,9 @@ def fit_densities(
     idx = torch.tensor([i for i, _ in items], device=device)
     total = counts.sum()
     params = [*model.matrices, *model.biases, *model.factors]
-    saved = [p.grad for p in params]
+    saved = [(p.grad, p.requires_grad) for p in params]
+    for p in params:
+        p.requires_grad_(True)
     opt = torch.optim.Adam(params, lr=lr)
     bits = torch.zeros(())
     with torch.enable_grad():
@@ -284,6 +286,7 @@ def fit_densities(
             bits = -(counts * torch.log2(model.likelihood(idx, vals))).sum() / total
             bits.backward()
             opt.step()
-    for p, g in zip(params, saved):
+    for p, (g, flag) in zip(params, saved):
         p.grad = g
+        p.requires_grad_(flag)
     return float(bits.detach())

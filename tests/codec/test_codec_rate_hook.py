@@ -30,7 +30,7 @@ def test_hook_reconstruction_matches_the_coder_on_p_frames() -> None:
         d_sim = f_prev[0] + hook.simulate("density", 0, delta[0])
         p_sim = f_prev[1] + hook.simulate("planes", 0, delta[1])
     assert torch.allclose(d_sim, d_ref, atol=1e-5) and torch.allclose(p_sim, p_ref, atol=1e-5)
-    # The rate term reaches the residuals and the densities, not the frozen steps.
+    # The rate term reaches the residuals, not the frozen steps (densities: refits only).
     dd = delta[0].clone().requires_grad_(True)
     loss = hook.loss({("density", 0): dd}, 0.5)
     loss.backward()
