@@ -48,6 +48,9 @@ class JointRateConfig:
     like the coder's fitted tables), not by the trainer's optimizer, whose noisy-symbol updates
     between refits would pull them toward the smoother density of y + U(-1/2, 1/2). Measured on
     figure128 (docs/RATE.md): same estimate and RD as with the optimizer, at lower cost."""
+    train_steps: bool = True
+    """Learn the gains / per-level steps on the I-frame (False: keep the initial ladder, the
+    `--no-joint-rate` steps)."""
     p_rate_weight: float | None = None
     """γ on P-frames (None = rate_weight): more pressure toward sparse residuals."""
     zero_blocks: bool = True
@@ -71,6 +74,9 @@ class JointRateHook:
         if config.fit_only:
             for p in self._density_params:
                 p.requires_grad_(False)
+        if not config.train_steps:
+            for p in (model.log_gain, model.log_base_step):
+                p.requires_grad_(False)
 
     # -- protocol --------------------------------------------------------------------------------
     def bind(self, params) -> None:  # noqa: ANN001 - codec.train.params.LevelParams (duck-typed)
@@ -89,7 +95,7 @@ class JointRateHook:
             self.counter = 0
         self._prev.clear()
         for p in (self.model.log_gain, self.model.log_base_step):
-            p.requires_grad_(is_key)
+            p.requires_grad_(is_key and self.config.train_steps)
 
     def begin_frame(self, frame_index: int, is_key: bool) -> None:
         if (frame_index, is_key) != (self.frame, self.is_key) or self._restored is not None:

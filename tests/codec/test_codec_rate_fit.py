@@ -55,3 +55,23 @@ def test_estimate_counts_flags_and_nonzero_blocks_only() -> None:
     payload, _ = encode_channels(arrays, tables)
     assert abs(est - len(payload)) < 0.15 * len(payload), (est, len(payload))
     assert naive > est
+
+
+def test_fixed_ladder_keeps_the_steps_and_still_prices_the_residuals() -> None:
+    from types import SimpleNamespace
+
+    from codec.encode.rate_hook import JointRateConfig, JointRateHook
+
+    model = RateModel(1, 2, RateConfig(tracks=2))
+    hook = JointRateHook(model, JointRateConfig(train_steps=False))
+    hook.prepare_frame(0, is_key=True)
+    assert not model.log_gain.requires_grad and hook.parameters() == []
+    params = SimpleNamespace(base_density=[torch.zeros(9, 9, 9)], base_planes=[torch.zeros(3, 1, 9, 9)])
+    hook.bind(params)
+    d = torch.randn(9, 9, 9, generator=torch.Generator().manual_seed(3))
+    hook.loss({("density", 0): d.requires_grad_(True)}, 0.0)
+    hook.begin_frame(1, is_key=False)
+    hook.bind(SimpleNamespace(base_density=[d.detach()], base_planes=[torch.zeros(3, 1, 9, 9)]))
+    r = (0.3 * torch.randn(9, 9, 9, generator=torch.Generator().manual_seed(4))).requires_grad_(True)
+    hook.loss({("density", 0): r}, 0.0).backward()
+    assert r.grad is not None and r.grad.abs().sum() > 0
