@@ -48,9 +48,11 @@ class JointRateConfig:
     like the coder's fitted tables), not by the trainer's optimizer, whose noisy-symbol updates
     between refits would pull them toward the smoother density of y + U(-1/2, 1/2). Measured on
     figure128 (docs/RATE.md): same estimate and RD as with the optimizer, at lower cost."""
-    train_steps: bool = True
-    """Learn the gains / per-level steps on the I-frame (False: keep the initial ladder, the
-    `--no-joint-rate` steps)."""
+    train_steps: bool = False
+    """Learn the gains / per-level steps on the I-frame. Off by default: measured on figure128
+    (docs/RATE.md), learned steps end ~1.5x finer than the initial ladder (λ_r·MSE outweighs
+    γ·bits) and the joint file needed 1.2-1.3x the no-joint bytes at equal PSNR; with the
+    initial ladder (the `--no-joint-rate` steps) it needed 0.65-0.94x."""
     p_rate_weight: float | None = None
     """γ on P-frames (None = rate_weight): more pressure toward sparse residuals."""
     zero_blocks: bool = True

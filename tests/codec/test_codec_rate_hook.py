@@ -41,7 +41,7 @@ def test_hook_reconstruction_matches_the_coder_on_p_frames() -> None:
 
 def test_hook_trains_gains_on_the_i_frame_and_checkpoints() -> None:
     model = RateModel(1, 2, RateConfig(tracks=2))
-    hook = JointRateHook(model)
+    hook = JointRateHook(model, JointRateConfig(train_steps=True))
     params = SimpleNamespace(base_density=[torch.zeros(5, 5, 5)], base_planes=[torch.zeros(3, 1, 5, 5)])
     hook.begin_frame(0, is_key=True)
     hook.bind(params)
