@@ -73,8 +73,14 @@ def hull_at_resolution(hull: torch.Tensor, n: int) -> torch.Tensor:
     if n == fine:
         return hull
     stride = (fine - 1) // (n - 1)
-    grown = F.max_pool3d(hull.float()[None, None], 2 * stride + 1, stride=1, padding=stride)[0, 0]
-    return grown[::stride, ::stride, ::stride] > 0.5
+    # A box maximum is separable: three 1-D pools cost O(k) per voxel instead of O(k³)
+    # (a 17³ kernel on 97³ took seconds per frame).
+    grown = hull.float()[None, None]
+    k = 2 * stride + 1
+    for kernel, pad in (((k, 1, 1), (stride, 0, 0)), ((1, k, 1), (0, stride, 0)),
+                        ((1, 1, k), (0, 0, stride))):
+        grown = F.max_pool3d(grown, kernel, stride=1, padding=pad)
+    return grown[0, 0, ::stride, ::stride, ::stride] > 0.5
 
 
 def hull_targets(
