@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codec.entropy.tables import IntTable
+from codec.entropy.tables import IntTable, read_tables
 from codec.entropy.varint import ByteReader
 from codec.errors import FormatError
 
@@ -59,7 +59,7 @@ def unpack_tables(
 ) -> tuple[list[IntTable], list[IntTable]]:
     reader = ByteReader(payload, what)
     c = h.symbol_channels
-    tables = [IntTable.read(reader) for _ in range(2 * c)]
+    tables = read_tables(reader, 2 * c)
     if reader.remaining():
         raise FormatError(f"{what}: {reader.remaining()} trailing bytes")
     return tables[:c], tables[c:]

@@ -5,13 +5,19 @@ integer state Q per level and the frame it belongs to. Asking for frame t at lev
 each level j <= l from its own frame to t (raising l decodes only the new level's chunks;
 stepping forward decodes one chunk per level); asking for an earlier frame, another GoF or
 another track restarts from the GoF's I-frame. Symbols are range-decoded on the CPU
-(constriction), then accumulated as int32 and dequantized (s * Q, float32) on the device, which
-gives bit-identical grids on CPU and CUDA.
+(constriction) and added straight into the level's int32 state Q (kept in numpy on the CPU);
+the returned grids are s * Q computed as one float32 multiply per element (the formula of
+`codec.quantize.closed_loop.dequantize`, correctly rounded IEEE arithmetic, so the grids are
+bit-identical to the encoder's on every device) and then moved to the device.
+
+Everything a (GoF, track, level) needs besides the payloads (constriction models, block sizes,
+steps) is built once when its tables chunk is first used, not per frame.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +29,31 @@ from codec.container.format import KIND_FRAME, KIND_GOF, KIND_TABLES, ChunkKey
 from codec.container.header import ClipHeader
 from codec.container.reader import FcvFile, describe, read_source
 from codec.device import pick_device
-from codec.entropy.coder import decode_channels
-from codec.entropy.tables import IntTable
+from codec.entropy.coder import ChannelPlan, decode_into, plan_channels
 from codec.errors import FieldCastError, FormatError
 from codec.field.grids import FrameGrids
-from codec.quantize.closed_loop import dequantize
 
 
 @dataclass
 class _LevelState:
     frame: int = -1
     """Global frame index whose Q this holds; -1 = nothing decoded yet."""
-    q: list[torch.Tensor] = field(default_factory=list)
+    q_density: np.ndarray | None = None
+    """int32 (n, n, n)."""
+    q_planes: np.ndarray | None = None
+    """int32 (C, 3, m, m): channel-major, so each symbol channel is one contiguous block."""
     recon: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+@dataclass(frozen=True)
+class _LevelCode:
+    """Per (GoF, track, level): decode plans of the I- and P-frame tables and the steps."""
+
+    plans_i: list[ChannelPlan]
+    plans_p: list[ChannelPlan]
+    step_density: np.float32
+    step_planes: np.ndarray
+    """float32 (1, C, 1, 1), broadcast over the (3, C, m, m) planes."""
 
 
 @dataclass
@@ -59,7 +77,8 @@ class Decoder:
         self.header: ClipHeader = self.file.header
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self._gof_cache: dict[int, tuple[np.ndarray, list[tuple[torch.Tensor, torch.Tensor]]]] = {}
-        self._table_cache: dict[tuple[int, int, int], tuple[list[IntTable], list[IntTable]]] = {}
+        self._code_cache: dict[tuple[int, int, int], _LevelCode] = {}
+        self._complete: dict[tuple[int, int], list[int]] = {}
         self._key: tuple[int, int] | None = None  # (gof, track) of the level states
         self._levels: list[_LevelState] = []
         self._aabb = torch.tensor(self.header.aabb, dtype=torch.float32, device=self.device)
@@ -88,27 +107,39 @@ class Decoder:
     def available_level(self, frame: int, track: int) -> int:
         """Highest level (1-based) whose chunks for frames GoF start..frame are all present."""
         self._check(frame, track, 1)
-        h = self.header
-        g = h.gof_of(frame)
-        start = h.gof_frames(g)[0]
-        if not self.file.has(ChunkKey(KIND_GOF, g, start, 0, 0)):
-            return 0
+        g = self.header.gof_of(frame)
         best = 0
-        for lv in range(h.levels):
-            if not self.file.has(ChunkKey(KIND_TABLES, g, start, track, lv)):
+        for last in self._complete_through(g, track):
+            if last < frame:
                 break
-            if not all(
-                self.file.has(ChunkKey(KIND_FRAME, g, t, track, lv)) for t in range(start, frame + 1)
-            ):
-                break
-            best = lv + 1
+            best += 1
         return best
+
+    def _complete_through(self, g: int, track: int) -> list[int]:
+        """Per level: the last frame t of GoF g such that the GoF chunk, the level's tables and
+        its frame chunks GoF start..t are all present (start - 1 if there is no such t). The
+        bytes never change, so this is worked out once per (GoF, track)."""
+        key = (g, track)
+        if key not in self._complete:
+            h = self.header
+            frames = h.gof_frames(g)
+            start = frames[0]
+            out = []
+            gof_ok = self.file.has(ChunkKey(KIND_GOF, g, start, 0, 0))
+            for lv in range(h.levels):
+                last = start - 1
+                if gof_ok and self.file.has(ChunkKey(KIND_TABLES, g, start, track, lv)):
+                    for t in frames:
+                        if not self.file.has(ChunkKey(KIND_FRAME, g, t, track, lv)):
+                            break
+                        last = t
+                out.append(last)
+            self._complete[key] = out
+        return self._complete[key]
 
     # -- decoding ------------------------------------------------------------------------------
     def frame(self, t: int, track: int, level: int | None = None) -> FrameGrids:
         """Frame t at (track, level) as FrameGrids on the decoder's device."""
-        import time
-
         t0 = time.perf_counter()
         h = self.header
         level = h.levels if level is None else level
@@ -118,7 +149,7 @@ class Decoder:
             raise FormatError(f"frame {t} (track {track}) is not in the file (truncated)")
         use = min(level, avail)
         g = h.gof_of(t)
-        steps, mlp = self._gof(g)
+        _, mlp = self._gof(g)
         if self._key != (g, track):
             self._key = (g, track)
             self._levels = [_LevelState() for _ in range(h.levels)]
@@ -127,41 +158,48 @@ class Decoder:
             state = self._levels[lv]
             if state.frame > t:
                 state = self._levels[lv] = _LevelState()
-            self._advance(state, g, track, lv, t, steps[track, lv])
+            self._advance(state, g, track, lv, t)
             assert state.recon is not None
             density.append(state.recon[0])
             planes.append(state.recon[1])
         self.stats.total_seconds += time.perf_counter() - t0
         return FrameGrids(density, planes, mlp, self._aabb, h.render)
 
-    def _advance(
-        self, state: _LevelState, g: int, track: int, lv: int, t: int, steps: np.ndarray
-    ) -> None:
-        import time
-
-        h = self.header
-        start = h.gof_frames(g)[0]
+    def _advance(self, state: _LevelState, g: int, track: int, lv: int, t: int) -> None:
         if state.frame == t:
             return
-        tables_i, tables_p = self._tables(g, track, lv)
-        n = h.density_res[lv]
-        m = h.plane_res[lv]
-        shapes = [(n, n, n)] + [(3, m, m)] * h.channels
+        h = self.header
+        start = h.gof_frames(g)[0]
+        code = self._code(g, track, lv)
+        n, m, c = h.density_res[lv], h.plane_res[lv], h.channels
         for f in range(max(state.frame + 1, start), t + 1):
             key = ChunkKey(KIND_FRAME, g, f, track, lv)
             payload = self.file.chunk(key)
+            if f == start:
+                state.q_density = np.zeros((n, n, n), dtype=np.int32)
+                state.q_planes = np.zeros((c, 3, m, m), dtype=np.int32)
+            assert state.q_density is not None and state.q_planes is not None
             c0 = time.perf_counter()
-            sym = decode_channels(payload, tables_i if f == start else tables_p, shapes, describe(key))
+            try:
+                decode_into(
+                    payload,
+                    code.plans_i if f == start else code.plans_p,
+                    [state.q_density, *state.q_planes],
+                    describe(key),
+                    add=f != start,
+                )
+            except FormatError:
+                # Q may be half-updated: forget it, the next request restarts at the I-frame.
+                state.frame, state.q_density, state.q_planes, state.recon = -1, None, None, None
+                raise
             self.stats.coder_seconds += time.perf_counter() - c0
             self.stats.chunks += 1
-            sym_t = [torch.from_numpy(s).to(self.device) for s in sym]
-            state.q = sym_t if f == start else [a + b for a, b in zip(state.q, sym_t)]
             state.frame = f
-        d = dequantize(state.q[0], float(steps[0]))
-        p = torch.stack(
-            [dequantize(q, float(s)) for q, s in zip(state.q[1:], steps[1:])], dim=1
-        )
-        state.recon = (d, p)
+        assert state.q_density is not None and state.q_planes is not None
+        d = np.multiply(state.q_density, code.step_density, dtype=np.float32)
+        q_p = state.q_planes.transpose(1, 0, 2, 3)  # (3, C, m, m), the layout of FrameGrids
+        p = np.multiply(q_p, code.step_planes, dtype=np.float32, order="C")
+        state.recon = (torch.from_numpy(d).to(self.device), torch.from_numpy(p).to(self.device))
 
     def _gof(self, g: int) -> tuple[np.ndarray, list[tuple[torch.Tensor, torch.Tensor]]]:
         if g not in self._gof_cache:
@@ -174,14 +212,24 @@ class Decoder:
             self._gof_cache = {g: (steps, mlp_t)}  # one GoF at a time keeps memory flat
         return self._gof_cache[g]
 
-    def _tables(self, g: int, track: int, lv: int) -> tuple[list[IntTable], list[IntTable]]:
+    def _code(self, g: int, track: int, lv: int) -> _LevelCode:
         k = (g, track, lv)
-        if k not in self._table_cache:
-            key = ChunkKey(KIND_TABLES, g, self.header.gof_frames(g)[0], track, lv)
-            if len(self._table_cache) > 4 * self.header.levels * self.header.tracks:
-                self._table_cache.clear()
-            self._table_cache[k] = unpack_tables(self.header, self.file.chunk(key), describe(key))
-        return self._table_cache[k]
+        if k not in self._code_cache:
+            h = self.header
+            key = ChunkKey(KIND_TABLES, g, h.gof_frames(g)[0], track, lv)
+            if len(self._code_cache) > 4 * h.levels * h.tracks:
+                self._code_cache.clear()
+            tables_i, tables_p = unpack_tables(h, self.file.chunk(key), describe(key))
+            n, m = h.density_res[lv], h.plane_res[lv]
+            shapes = [(n, n, n)] + [(3, m, m)] * h.channels
+            steps = self._gof(g)[0][track, lv].astype(np.float32)
+            self._code_cache[k] = _LevelCode(
+                plans_i=plan_channels(tables_i, shapes),
+                plans_p=plan_channels(tables_p, shapes),
+                step_density=steps[0],
+                step_planes=np.ascontiguousarray(steps[1:]).reshape(1, -1, 1, 1),
+            )
+        return self._code_cache[k]
 
     def _check(self, t: int, track: int, level: int) -> None:
         h = self.header

@@ -19,12 +19,15 @@ import numpy as np
 
 from codec.errors import FormatError
 
-from .varint import ByteReader, write_svarint, write_uvarint
+from .varint import ByteReader, split_varints, unzigzag, write_svarint, write_uvarint
 
 PRECISION = 16
 TOTAL = 1 << PRECISION
 MAX_ALPHABET = 4096
 """Largest n (entries before the escape); wider tails go through the escape path."""
+FAST_TABLES_WINDOW = 1 << 18
+"""Bytes `read_tables` splits in one vectorised pass (the largest legal tables chunk, 18
+channels of 4097 entries, is ~220 KB); longer runs take the sequential path."""
 ESCAPE_BYTES = 2.0
 """Rough cost in bytes of one escaped value (escape symbol + varint), for range trimming."""
 
@@ -72,10 +75,49 @@ class IntTable:
         n = reader.uvarint(MAX_ALPHABET)
         if n < 1:
             raise FormatError(f"{reader.what}: empty table")
-        counts = np.array([reader.uvarint(TOTAL) for _ in range(n + 1)], dtype=np.int64)
+        counts = reader.uvarints(n + 1, TOTAL)
         if counts.min() < 1 or int(counts.sum()) != TOTAL:
             raise FormatError(f"{reader.what}: table counts must be >= 1 and sum to {TOTAL}")
         return IntTable(lo, counts)
+
+
+def read_tables(reader: ByteReader, count: int) -> list[IntTable]:
+    """``count`` consecutive tables, exactly as ``count`` calls of `IntTable.read` would read
+    them: the same tables, or the same FormatError. A table is nothing but varints, so they
+    are split in one vectorised pass and only the structure is walked in Python (a player
+    parses ~20 tables per level and GoF); anything unusual re-reads sequentially, which
+    raises `IntTable.read`'s own error."""
+    start = reader.pos
+    tables = _read_tables_fast(reader, count)
+    if tables is None:
+        reader.pos = start
+        tables = [IntTable.read(reader) for _ in range(count)]
+    return tables
+
+
+def _read_tables_fast(reader: ByteReader, count: int) -> list[IntTable] | None:
+    split = split_varints(reader.peek(FAST_TABLES_WINDOW), (MAX_ALPHABET + 3) * count)
+    if split is None:
+        return None
+    values, ends = split
+    tables, i = [], 0
+    for _ in range(count):
+        if i + 2 > values.size:
+            return None
+        u_lo, n = int(values[i]), int(values[i + 1])
+        lo = unzigzag(u_lo)
+        if u_lo > 2**32 or not -(2**31) <= lo < 2**31 or not 1 <= n <= MAX_ALPHABET:
+            return None
+        j = i + 3 + n
+        if j > values.size:
+            return None
+        counts = values[i + 2 : j].copy()
+        if int(counts.min()) < 1 or int(counts.max()) > TOTAL or int(counts.sum()) != TOTAL:
+            return None
+        tables.append(IntTable(lo, counts))
+        i = j
+    reader.pos += int(ends[i - 1]) if i else 0
+    return tables
 
 
 def _trim_range(values: np.ndarray, counts: np.ndarray) -> tuple[int, int]:
