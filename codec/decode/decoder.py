@@ -134,6 +134,8 @@ class Decoder:
                             break
                         last = t
                 out.append(last)
+            if len(self._complete) >= 256:
+                self._complete.clear()  # cheap to redo; keeps a long session's memory flat
             self._complete[key] = out
         return self._complete[key]
 
