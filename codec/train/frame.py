@@ -13,7 +13,13 @@ from ..field.occupancy import occupancy_grid, step_size
 from .config import TrainConfig
 from .hooks import NoRate, RateHook
 from .init import carve_outside_hull_
-from .losses import mse, psnr_from_mse, residual_l1, soft_threshold_, total_variation
+from .losses import (
+    add_residual_l1_grad_,
+    add_total_variation_grad_,
+    mse,
+    psnr_from_mse,
+    soft_threshold_,
+)
 from .params import LevelParams
 from .rays import FrameRays, targets_over
 from .render import occupied_box, render_train
@@ -161,18 +167,12 @@ class FrameTrainer:
             loss = loss + weight * err
             if lod == plan.active:
                 photo = float(err.detach())
-        if cfg.tv_planes > 0:
-            tv = sum(total_variation(self.params.level_planes(i)) for i in plan.trainable)
-            loss = loss + cfg.tv_planes * tv
-        if not self.is_key and cfg.residual_l1 > 0:
-            res = [self.params.delta_density[i] for i in plan.trainable]
-            res += [self.params.delta_planes[i] for i in plan.trainable]
-            loss = loss + cfg.residual_l1 * residual_l1(res)
         deltas = {("density", i): self.params.delta_density[i] for i in plan.trainable}
         deltas.update({("planes", i): self.params.delta_planes[i] for i in plan.trainable})
         loss = loss + self.rate_hook.loss(deltas, self.step / max(self.steps, 1)).to(loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self._add_regularizer_grads(plan.trainable)
         self._mask_untrainable(plan.trainable, plan.train_mlp)
         self.optimizer.step()
         if not self.is_key and cfg.residual_prox > 0:
@@ -185,6 +185,17 @@ class FrameTrainer:
             p = psnr_from_mse(photo)
             self._ema = p if self._ema is None else 0.95 * self._ema + 0.05 * p
         return photo
+
+    def _add_regularizer_grads(self, trainable: tuple[int, ...]) -> None:
+        """Plane TV and (P-frames) residual L1, added as exact gradients (see losses.py)."""
+        cfg, p = self.cfg, self.params
+        if cfg.tv_planes > 0:
+            for i in trainable:
+                add_total_variation_grad_(p.level_planes(i).detach(), p.delta_planes[i],
+                                          cfg.tv_planes)
+        if not self.is_key and cfg.residual_l1 > 0:
+            res = [p.delta_density[i] for i in trainable] + [p.delta_planes[i] for i in trainable]
+            add_residual_l1_grad_(res, cfg.residual_l1)
 
     def _mask_untrainable(self, trainable: tuple[int, ...], train_mlp: bool) -> None:
         """Drop gradients of frozen tensors: Adam skips a tensor whose grad is None."""

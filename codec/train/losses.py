@@ -1,4 +1,9 @@
-"""Loss terms: photometric MSE, residual L1 (as a mean), and the proximal soft threshold."""
+"""Loss terms: photometric MSE, residual L1 (as a mean), plane TV, the proximal soft threshold.
+
+The two regularizers also come in a gradient form (`add_*_grad_`) that the trainer uses: it adds
+the exact gradient of the term to `.grad` after the photometric backward. Over ~1.5 M entries
+the autograd graph of these elementwise terms cost ~20% of a P-frame step on CPU.
+"""
 
 from __future__ import annotations
 
@@ -42,3 +47,41 @@ def total_variation(planes: torch.Tensor) -> torch.Tensor:
     dr = planes[..., 1:, :] - planes[..., :-1, :]
     dc = planes[..., :, 1:] - planes[..., :, :-1]
     return (dr.pow(2).mean() + dc.pow(2).mean()) * 0.5
+
+
+def _accumulate_(tensor: torch.Tensor, grad: torch.Tensor) -> None:
+    if tensor.grad is None:
+        tensor.grad = grad
+    else:
+        tensor.grad.add_(grad)
+
+
+@torch.no_grad()
+def add_residual_l1_grad_(residuals: list[torch.Tensor], weight: float) -> None:
+    """Add the gradient of `weight * residual_l1(residuals)` to each tensor's `.grad`."""
+    count = sum(r.numel() for r in residuals)
+    if weight == 0 or count == 0:
+        return
+    scale = weight / count
+    for r in residuals:
+        _accumulate_(r, torch.sign(r).mul_(scale))
+
+
+@torch.no_grad()
+def add_total_variation_grad_(planes: torch.Tensor, target: torch.Tensor, weight: float) -> None:
+    """Add the gradient of `weight * total_variation(planes)` to `target.grad`.
+
+    `target` is the tensor `planes` depends on with unit Jacobian (base + delta: the delta).
+    """
+    if weight == 0:
+        return
+    dr = planes[..., 1:, :] - planes[..., :-1, :]
+    dc = planes[..., :, 1:] - planes[..., :, :-1]
+    grad = torch.zeros_like(planes)
+    dr.mul_(weight / dr.numel())
+    dc.mul_(weight / dc.numel())
+    grad[..., 1:, :] += dr
+    grad[..., :-1, :] -= dr
+    grad[..., :, 1:] += dc
+    grad[..., :, :-1] -= dc
+    _accumulate_(target, grad)
