@@ -198,9 +198,10 @@ class Decoder:
             self.stats.chunks += 1
             state.frame = f
         assert state.q_density is not None and state.q_planes is not None
-        d = np.multiply(state.q_density, code.step_density, dtype=np.float32)
         q_p = state.q_planes.transpose(1, 0, 2, 3)  # (3, C, m, m), the layout of FrameGrids
-        p = np.multiply(q_p, code.step_planes, dtype=np.float32, order="C")
+        with np.errstate(over="ignore"):  # a hostile step * Q may overflow to inf, as in torch
+            d = np.multiply(state.q_density, code.step_density, dtype=np.float32)
+            p = np.multiply(q_p, code.step_planes, dtype=np.float32, order="C")
         state.recon = (torch.from_numpy(d).to(self.device), torch.from_numpy(p).to(self.device))
 
     def _gof(self, g: int) -> tuple[np.ndarray, list[tuple[torch.Tensor, torch.Tensor]]]:
