@@ -22,8 +22,10 @@ class TrainConfig:
     # --- I-frame ---------------------------------------------------------------------------
     key_steps: int = 3000
     """Adam steps for the I-frame (full grids + the GoF's MLP)."""
-    key_lr_density: float = 0.1
-    key_lr_planes: float = 0.05
+    key_lr_density: float = 0.3
+    key_lr_planes: float = 0.15
+    """Measured on figure128 (docs/TRAINING.md): 0.1 / 0.05 reached 36.2 dB in 3000 steps,
+    0.3 / 0.15 37.45 dB; the hull start and the exponential decay keep the high rates stable."""
     key_lr_mlp: float = 0.004
     lr_final_ratio: float = 0.05
     """Every learning rate decays exponentially to this fraction at the end of its budget."""
@@ -31,18 +33,32 @@ class TrainConfig:
     # --- P-frames --------------------------------------------------------------------------
     p_steps: int = 500
     """Adam steps per P-frame (per-level residuals only)."""
-    p_lr_density: float = 0.05
-    p_lr_planes: float = 0.01
-    residual_l1: float = 1e-4
-    """Weight of the mean |R| penalty (HPC Eq. 13 / VRVVC L_res), per element mean over levels."""
-    residual_prox: float = 0.0
-    """Soft-threshold after every Adam step: |R| shrinks by residual_prox * lr (0 disables)."""
+    p_lr_density: float = 0.2
+    p_lr_planes: float = 0.1
+    """P-frame rates as high as the I-frame's: the limbs of figure128 move several voxels per
+    frame, and at 0.05 / 0.01 500 steps recovered barely half of it (docs/TRAINING.md)."""
+    p_lr_final_ratio: float = 0.2
+    """P-frames decay less than the I-frame: with 500 steps, decaying to 0.05 left ~0.7 dB of
+    motion unlearned (docs/TRAINING.md)."""
+    residual_l1: float = 0.01
+    """Weight of the mean |R| penalty (HPC Eq. 13 / VRVVC L_res), per element mean over levels.
+    Sets the sparsity/quality trade: 1e-4 left residual_ratio at 0.38, 0.1 cost 1.5 dB,
+    0.01 keeps it under 0.1."""
+    residual_l1_planes: float | None = None
+    """Weight of the planes' share of that mean (None: `residual_l1`, one weight for both)."""
+    residual_prox: float = 0.05
+    """Soft-threshold after every Adam step: |R| shrinks by residual_prox * lr (0 disables).
+    Adam moves every entry with a gradient by ~lr, so L1 alone leaves them at |R| ~ lr; on
+    figure128 0.05 raised zero_fraction 0.64 -> 0.90 for -0.09 dB (0.5 cost several dB)."""
     motion_ray_fraction: float = 0.5
     """Share of P-frame rays drawn from pixels that changed since the previous frame."""
     motion_threshold: float = 0.02
     """A pixel 'changed' when max |ΔRGBA| exceeds this (before dilation)."""
-    p_lift: bool = False
-    """Seed P-frame density at `hull_inside` where the hull newly covers space (see init.py)."""
+    p_lift: bool = True
+    """Seed P-frame density where the hull newly covers space (see init.py)."""
+    p_lift_density: float | None = -2.0
+    """Raw density the lift raises new hull space to (None: `hull_inside`). Just enough to be
+    occupied and to pass gradients; a higher floor costs residual bytes where nothing is."""
     finetune_mlp: bool = False
     """Also update the GoF's MLP on P-frames (off: the MLP is frozen after the I-frame)."""
 
@@ -98,9 +114,10 @@ class TrainConfig:
             raise ValueError("motion_ray_fraction must lie in [0, 1]")
         if min(self.key_lr_density, self.key_lr_planes, self.key_lr_mlp) <= 0:
             raise ValueError("learning rates must be positive")
-        if not 0.0 < self.lr_final_ratio <= 1.0:
-            raise ValueError("lr_final_ratio must lie in (0, 1]")
-        if self.residual_l1 < 0 or self.residual_prox < 0 or self.occupancy_every < 1:
+        if not (0.0 < self.lr_final_ratio <= 1.0 and 0.0 < self.p_lr_final_ratio <= 1.0):
+            raise ValueError("lr_final_ratio and p_lr_final_ratio must lie in (0, 1]")
+        if self.residual_l1 < 0 or (self.residual_l1_planes or 0) < 0 or self.residual_prox < 0 \
+                or self.occupancy_every < 1:
             raise ValueError("residual_l1, residual_prox >= 0 and occupancy_every >= 1 required")
         return self
 

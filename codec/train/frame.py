@@ -76,7 +76,7 @@ class FrameTrainer:
             on_fraction=cfg.level_on_fraction,
             freeze_fraction=cfg.freeze_fraction,
             low_weight=cfg.level_weight_low,
-            lr_final_ratio=cfg.lr_final_ratio,
+            lr_final_ratio=cfg.lr_final_ratio if is_key else cfg.p_lr_final_ratio,
         )
         self.train_mlp = is_key if train_mlp is None else train_mlp
         self.mlp = [(w.detach().clone(), b.detach().clone()) for w, b in mlp]
@@ -193,9 +193,13 @@ class FrameTrainer:
             for i in trainable:
                 add_total_variation_grad_(p.level_planes(i).detach(), p.delta_planes[i],
                                           cfg.tv_planes)
-        if not self.is_key and cfg.residual_l1 > 0:
-            res = [p.delta_density[i] for i in trainable] + [p.delta_planes[i] for i in trainable]
-            add_residual_l1_grad_(res, cfg.residual_l1)
+        if not self.is_key:
+            dens = [p.delta_density[i] for i in trainable]
+            planes = [p.delta_planes[i] for i in trainable]
+            count = sum(t.numel() for t in dens + planes)
+            w_planes = cfg.residual_l1 if cfg.residual_l1_planes is None else cfg.residual_l1_planes
+            add_residual_l1_grad_(dens, cfg.residual_l1, count)
+            add_residual_l1_grad_(planes, w_planes, count)
 
     def _mask_untrainable(self, trainable: tuple[int, ...], train_mlp: bool) -> None:
         """Drop gradients of frozen tensors: Adam skips a tensor whose grad is None."""

@@ -138,8 +138,10 @@ class GoFTrainer:
             params = LevelParams(prev.density, prev.planes)
             if self._prev_hulls is not None and self.cfg.p_lift:
                 new_region = [h & ~p for h, p in zip(hulls, self._prev_hulls)]
+                floor = self.cfg.p_lift_density
                 lift_new_hull_(
-                    params.base_density, params.delta_density, new_region, self.cfg.hull_inside
+                    params.base_density, params.delta_density, new_region,
+                    self.cfg.hull_inside if floor is None else floor,
                 )
         else:
             params = self._fresh_params(hulls)

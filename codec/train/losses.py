@@ -57,9 +57,14 @@ def _accumulate_(tensor: torch.Tensor, grad: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def add_residual_l1_grad_(residuals: list[torch.Tensor], weight: float) -> None:
-    """Add the gradient of `weight * residual_l1(residuals)` to each tensor's `.grad`."""
-    count = sum(r.numel() for r in residuals)
+def add_residual_l1_grad_(
+    residuals: list[torch.Tensor], weight: float, count: int | None = None
+) -> None:
+    """Add the gradient of `weight * residual_l1(residuals)` to each tensor's `.grad`.
+
+    `count` overrides the mean's denominator (a share of a mean taken over more tensors).
+    """
+    count = sum(r.numel() for r in residuals) if count is None else count
     if weight == 0 or count == 0:
         return
     scale = weight / count

@@ -58,6 +58,18 @@ def _sample_planes(levels: list[torch.Tensor], grid: torch.Tensor) -> torch.Tens
     return feats[:, :, 0].permute(2, 0, 1).reshape(-1, 3 * planes.shape[1])
 
 
+def _transmittance(optical: torch.Tensor, ray_idx: torch.Tensor) -> torch.Tensor:
+    """exp(−exclusive per-ray prefix sum of optical depth) on packed, ray-sorted samples."""
+    csum = torch.cumsum(optical.double(), 0)
+    starts = torch.ones_like(ray_idx, dtype=torch.bool)
+    starts[1:] = ray_idx[1:] != ray_idx[:-1]
+    start_pos = torch.nonzero(starts, as_tuple=True)[0]
+    seg = torch.cumsum(starts.long(), 0) - 1
+    before_start = (csum - optical.double())[start_pos]
+    excl = (csum - optical.double() - before_start[seg]).float()
+    return torch.exp(-excl)
+
+
 def render_train(
     density_levels: list[torch.Tensor],
     plane_levels: list[torch.Tensor],
@@ -108,17 +120,19 @@ def render_train(
         ray_idx, u = ray_idx[keep], u[keep]
         if ray_idx.numel():
             grid = u * 2.0 - 1.0
+            if torch.is_grad_enabled():
+                # Samples past early termination get zero weight and only feed the transmittance
+                # of later (also dead) samples: their gradient is exactly zero. Find them without
+                # autograd and keep them out of the graph (measured: most of the samples behind
+                # an opaque surface, ~40% of the backward cost on figure128).
+                with torch.no_grad():
+                    optical = F.softplus(_sample_density(density_levels, grid)
+                                         + params.density_shift) * step
+                    alive = _transmittance(optical, ray_idx) >= TRANSMITTANCE_STOP
+                ray_idx, grid = ray_idx[alive], grid[alive]
             raw = _sample_density(density_levels, grid)
             optical = F.softplus(raw + params.density_shift) * step
-            # Exclusive per-ray prefix sum of optical depth on the packed (ray-sorted) samples.
-            csum = torch.cumsum(optical.double(), 0)
-            starts = torch.ones_like(ray_idx, dtype=torch.bool)
-            starts[1:] = ray_idx[1:] != ray_idx[:-1]
-            start_pos = torch.nonzero(starts, as_tuple=True)[0]
-            seg = torch.cumsum(starts.long(), 0) - 1
-            before_start = (csum - optical.double())[start_pos]
-            excl = (csum - optical.double() - before_start[seg]).float()
-            trans = torch.exp(-excl)
+            trans = _transmittance(optical, ray_idx)
             w = trans * (1.0 - torch.exp(-optical))
             w = torch.where(trans < TRANSMITTANCE_STOP, torch.zeros_like(w), w)
             alpha = alpha.index_add(0, ray_idx, w)

@@ -60,3 +60,35 @@ def test_empty_occupancy_renders_background():
     rgb, alpha = render_train(dens, planes, mlp, aabb, cfg.render, origins, dirs, bg, occ,
                               torch.zeros(1), occupied_box(occ, aabb))
     assert alpha.item() == 0.0 and torch.allclose(rgb[0], bg)
+
+
+def test_render_train_gradients_match_reference():
+    """Dropping the samples past early termination from the graph leaves every gradient as is."""
+    cfg, dens, planes, mlp, g = _random_field(2)
+    dens[0] = torch.where(dens[0] > 0, dens[0] + 8.0, dens[0])  # opaque core: rays terminate
+    aabb = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
+    n_rays = 200
+    origins = torch.randn(n_rays, 3, generator=g)
+    origins = origins / origins.norm(dim=1, keepdim=True) * 3.0
+    dirs = torch.randn(n_rays, 3, generator=g) * 0.2 - origins
+    dirs = dirs / dirs.norm(dim=1, keepdim=True)
+    jitter = torch.rand(n_rays, generator=g)
+    bg = torch.rand(n_rays, 3, generator=g)
+    weights = torch.randn(n_rays, 3, generator=g)
+    d_ref = [t.clone().requires_grad_(True) for t in dens]
+    p_ref = [t.clone().requires_grad_(True) for t in planes]
+    d_fast = [t.clone().requires_grad_(True) for t in dens]
+    p_fast = [t.clone().requires_grad_(True) for t in planes]
+    with torch.no_grad():
+        d = compose_density(dens)
+        occ = occupancy_grid(d, step_size(aabb, d.shape[-1], cfg.render), cfg.render)
+    ref = render_rays(compose_density(d_ref), compose_planes(p_ref), mlp, aabb, cfg.render,
+                      origins, dirs, bg, occupancy=occ, jitter=jitter)
+    (ref.rgb * weights).sum().backward()
+    rgb, alpha = render_train(d_fast, p_fast, mlp, aabb, cfg.render, origins, dirs, bg, occ,
+                              jitter, occupied_box(occ, aabb))
+    assert float(alpha.detach().max()) > 0.99  # some rays do terminate early
+    (rgb * weights).sum().backward()
+    for a, b in zip(d_ref + p_ref, d_fast + p_fast):
+        assert float(a.grad.abs().max()) > 0
+        torch.testing.assert_close(b.grad, a.grad, atol=1e-4, rtol=1e-3)

@@ -1,0 +1,69 @@
+"""P-frame sweep on figure128 (docs/TRAINING.md, session 2): train the I-frame once with the
+`fast` preset (cached in /tmp/exp/key*.npz), then P-frames 1..N-1 with TrainConfig overrides.
+
+    T=2 .venv/bin/python bench/pframe_sweep.py '{"residual_prox": 0.05}' 2
+
+prints one JSON line: test PSNR per LOD of the I-frame and of every P-frame, P-frame seconds,
+residual_ratio / zero_fraction. T = torch threads.
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from codec.data.dataset import load_dataset  # noqa: E402
+from codec.train.config import preset  # noqa: E402
+from codec.train.gof import FrameResult, GoFTrainer  # noqa: E402
+from codec.train.metrics import lod_psnr, residual_stats, view_psnr  # noqa: E402
+
+torch.set_num_threads(int(os.environ.get("T", "2")))
+ds = load_dataset(Path(__file__).resolve().parents[2] / "shared" / "bench" / "figure128")
+pre = preset("fast")
+overrides = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+nframes = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+field_over = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+field = replace(pre.field, **field_over).validate() if field_over else pre.field
+cfg = pre.train.with_(**overrides)
+# The I-frame always trains with the preset's own settings: cache it per (preset, field).
+setup = json.dumps([pre.train.to_dict(), field.__dict__], sort_keys=True, default=str)
+Path("/tmp/exp").mkdir(exist_ok=True)
+keyfile = Path(f"/tmp/exp/key_{hashlib.sha1(setup.encode()).hexdigest()[:12]}.npz")
+frames = list(range(nframes))
+tr = GoFTrainer(ds, frames, field, cfg, "cpu", progress=False)
+if keyfile.exists():
+    z = np.load(keyfile)
+    L = field.levels
+    dens = [torch.from_numpy(z[f"d{i}"]) for i in range(L)]
+    planes = [torch.from_numpy(z[f"p{i}"]) for i in range(L)]
+    nm = int(z["nmlp"])
+    tr.result.mlp = [(torch.from_numpy(z[f"w{i}"]), torch.from_numpy(z[f"b{i}"])) for i in range(nm)]
+    tr.result.frames.append(FrameResult(0, True, dens, planes, seconds=float(z["sec"])))
+else:
+    t = time.perf_counter()
+    sub = GoFTrainer(ds, [0], field, pre.train, "cpu", progress=False).run()
+    fr = sub.frames[0]
+    arrs = {f"d{i}": d.numpy() for i, d in enumerate(fr.density)}
+    arrs.update({f"p{i}": p.numpy() for i, p in enumerate(fr.planes)})
+    arrs.update({f"w{i}": w.numpy() for i, (w, b) in enumerate(sub.mlp)})
+    arrs.update({f"b{i}": b.numpy() for i, (w, b) in enumerate(sub.mlp)})
+    np.savez(keyfile, nmlp=len(sub.mlp), sec=fr.seconds, **arrs)
+    print("key trained", fr.seconds, flush=True)
+    tr.result.mlp = sub.mlp
+    tr.result.frames.append(fr)
+views = list(ds.test_views)
+res = tr.run()
+out = {"overrides": overrides}
+out["key"] = lod_psnr(res, 0, ds, views)
+out["copy_prev_on_1"] = view_psnr(res.grids(0), ds, 1, views)
+out["p"] = [lod_psnr(res, i, ds, views) for i in range(1, len(res.frames))]
+out["p_sec"] = [round(f.seconds, 1) for f in res.frames[1:]]
+out.update({k: round(v, 4) for k, v in residual_stats(res).items()})
+out["gap"] = out["key"][-1] - float(np.mean([p[-1] for p in out["p"]]))
+print(json.dumps(out))
