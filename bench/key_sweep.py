@@ -23,6 +23,8 @@ pre = preset("fast")
 cfg = pre.train.with_(**json.loads(sys.argv[1]))
 fo = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
 fo = {k: tuple(v) if isinstance(v, list) else v for k, v in fo.items()}
+if "render" in fo:  # e.g. {"render": {"step_ratio": 1.0}}
+    fo["render"] = replace(pre.field.render, **fo["render"])
 field = replace(pre.field, **fo).validate()
 res = GoFTrainer(ds, [0], field, cfg, "cpu", progress=False).run()
 print(json.dumps({"o": sys.argv[1], "lod": [round(x, 3) for x in lod_psnr(res, 0, ds, list(ds.test_views))], "sec": res.frames[0].seconds, "cpu": res.frames[0].cpu_seconds}))

@@ -29,6 +29,9 @@ pre = preset("fast")
 overrides = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 nframes = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 field_over = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+field_over = {k: tuple(v) if isinstance(v, list) else v for k, v in field_over.items()}
+if "render" in field_over:  # e.g. {"render": {"step_ratio": 1.0}}
+    field_over["render"] = replace(pre.field.render, **field_over["render"])
 field = replace(pre.field, **field_over).validate() if field_over else pre.field
 cfg = pre.train.with_(**overrides)
 # The I-frame always trains with the preset's own settings: cache it per (preset, field).
