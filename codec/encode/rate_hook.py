@@ -55,6 +55,12 @@ class JointRateConfig:
     initial ladder (the `--no-joint-rate` steps) it needed 0.65-0.94x."""
     p_rate_weight: float | None = None
     """γ on P-frames (None = rate_weight): more pressure toward sparse residuals."""
+    float_share: float = 0.5
+    """Share of steps whose photometric loss sees the float chain itself (no simulated
+    quantization); the other steps cycle over the tracks with straight-through rounding.
+    Measured on figure128 with the session-2 training defaults (docs/RATE.md): with every step
+    on a quantized track (0.0) the shared float chain bent toward the coarse tracks and the
+    full-LOD PSNR of the fine tracks fell ~4 dB below the `--no-joint-rate` file's."""
     zero_blocks: bool = True
     """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
     those blocks with a flag (docs/FORMAT.md §5)."""
@@ -91,6 +97,10 @@ class JointRateHook:
         on I-frames only. After `load_state_arrays` mid-frame, the step counter is kept."""
         restored = self._restored == frame_index
         self._restored = None
+        if not restored and frame_index != self.frame and not self.is_key:
+            # The previous P-frame is final: its symbols join the GoF's P histograms (the
+            # coder fits one P table to all P-frames of the GoF).
+            self.model.commit_p_frame()
         self.frame = frame_index
         self.is_key = is_key
         if not restored:
@@ -107,11 +117,22 @@ class JointRateHook:
         return [p for p in self.model.parameters() if p.requires_grad]
 
     @property
+    def quantized_step(self) -> bool:
+        """Whether this step's photometric loss sees a simulated track (else the float chain):
+        a deterministic pattern with a share 1 - float_share of quantized steps."""
+        q = 1.0 - self.config.float_share
+        return math.floor((self.counter + 1) * q) > math.floor(self.counter * q)
+
+    @property
     def track(self) -> int:
-        """The track whose reconstruction the renderer sees this step."""
-        return (self.frame + self.counter) % self.model.tracks
+        """The track whose reconstruction the renderer sees this step (cycling over the
+        quantized steps)."""
+        q = 1.0 - self.config.float_share
+        return (self.frame + math.floor(self.counter * q)) % self.model.tracks
 
     def simulate(self, kind: str, level: int, delta: torch.Tensor) -> torch.Tensor:
+        if not self.quantized_step:
+            return delta
         base = self._base(kind, level)
         s = self._step(kind, level, self.track, delta)
         prev = self._prev_recon(kind, level, self.track, base, s)
@@ -125,7 +146,8 @@ class JointRateHook:
             (cfg.seed * 1_000_003 + self.frame * 10_007 + self.counter) & 0x7FFFFFFF
         )
         masks = self._block_masks(deltas) if cfg.zero_blocks or cfg.refit_every else {}
-        if cfg.refit_every and self.counter % cfg.refit_every == 0:
+        if cfg.refit_every and (self.counter % cfg.refit_every == 0
+                                or self._last_step(step_fraction)):
             self._refit(deltas, masks)
         for (kind, level), delta in deltas.items():
             base = self._base(kind, level)
@@ -159,6 +181,13 @@ class JointRateHook:
         return weight * total / self.model.tracks
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _last_step(self, step_fraction: float) -> bool:
+        """The frame's last step (the trainer passes step / steps): the densities are refitted
+        there too, so the model ends fitted to the frame's final symbols."""
+        if step_fraction <= 0.0:
+            return False
+        return self.counter + 1 >= round(self.counter / step_fraction)
+
     def _base(self, kind: str, level: int) -> torch.Tensor:
         assert self.params is not None, "JointRateHook.bind(params) must be called first"
         return (self.params.base_density if kind == "density" else self.params.base_planes)[level]

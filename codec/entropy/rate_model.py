@@ -5,7 +5,17 @@ This is the *entropy model* (float, learned, differentiable). It is kept apart f
 file; the encoder fits those tables to the actual symbols, so nothing float-valued from this
 module ever reaches the decoder. Its job is the rate term of the loss (VRVVC Eq. 6 / HPC Eq. 8).
 
-One univariate density per (I/P, track, level, symbol channel), in the style of Ballé et al.
+One univariate density per (I/P, track, level, symbol channel). Two kinds (`RateConfig.density`):
+
+* ``"histogram"`` (default): a non-parametric pmf over the integers -R..R, set by
+  `fit_densities` exactly the way the coder fits its integer tables (`codec.entropy.tables`:
+  same trimmed range, same 16-bit counts, escapes priced like the coder's raw varints), so the
+  training's rate is the coder's ideal code length of the current symbols. Between integers the
+  pmf is interpolated linearly, i.e. the cumulative is piecewise linear and
+  P(y) = C(y + 1/2) - C(y - 1/2) is continuous and differentiable in y (the rate gradient).
+  Measured on figure128 (docs/RATE.md): the network below stayed 1.14-1.25x over the real
+  bytes even when fully converged (its capacity against the sharp real histograms).
+* ``"network"``: in the style of Ballé et al.
 2018 ("Variational image compression with a scale hyperprior", appendix 6.1): a monotone
 cumulative c(x) = sigmoid(g(x)) with g a small per-density network whose matrices pass through
 softplus (so g is increasing) and whose hidden layers add ``tanh(a) * tanh(h)``. The probability
@@ -34,6 +44,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -65,6 +76,10 @@ class RateConfig:
     """The density's initial step is this multiple of the features' (raw density spans about
     -10..10 where features span about -1..1; measured on figure128: with one step for both, the
     density took most of the bytes at no visible gain)."""
+    density: str = "histogram"
+    """"histogram" (the coder's own table fit, see the module doc) or "network" (Ballé 2018)."""
+    hist_radius: int = 512
+    """Histogram support -R..R in symbols; values beyond count as escapes."""
     filters: tuple[int, ...] = (3, 3, 3)
     """Hidden widths of each cumulative network (Ballé 2018 uses 3, 3, 3)."""
     init_scale: float = 10.0
@@ -125,12 +140,24 @@ class RateModel(nn.Module):
         self.tracks = config.tracks
         self.index = _Index(config.tracks, levels, channels)
         n = 2 * config.tracks * levels * channels
-        dims = (1, *config.filters, 1)
+        if config.density not in ("histogram", "network"):
+            raise ValueError("density must be 'histogram' or 'network'")
+        self.histogram = config.density == "histogram"
+        width = 2 * config.hist_radius + 1
+        if self.histogram:
+            # Before the first fit: a discrete Laplace of scale init_scale (any density works:
+            # the hook fits every density in play at the first step of a frame).
+            k = torch.arange(width, dtype=torch.float32) - config.hist_radius
+            pmf = torch.exp(-k.abs() / config.init_scale)
+            self.register_buffer("hist_pmf", (pmf / pmf.sum()).repeat(n, 1))
+            self.register_buffer("p_done", torch.zeros(n, width + 1))
+            self.register_buffer("p_pending", torch.zeros(n, width + 1))
+        dims = (1, *config.filters, 1) if not self.histogram else ()
         scale = config.init_scale ** (1.0 / (len(dims) - 1))
         self.matrices = nn.ParameterList()
         self.biases = nn.ParameterList()
         self.factors = nn.ParameterList()
-        for k in range(len(dims) - 1):
+        for k in range(max(0, len(dims) - 1)):
             init = math.log(math.expm1(1.0 / scale / dims[k + 1]))
             ps = config.param_scale
             self.matrices.append(nn.Parameter(torch.full((n, dims[k + 1], dims[k]), init / ps)))
@@ -173,11 +200,27 @@ class RateModel(nn.Module):
 
     def likelihood(self, idx: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """P(symbol) for values y (B, N) in step units under densities idx (B,)."""
+        if self.histogram:
+            return self._histogram_likelihood(idx, y)
         lower = self._logits_cdf(idx, y - 0.5)
         upper = self._logits_cdf(idx, y + 0.5)
         # Evaluate in the tail where the sigmoids are small: numerically stable both sides.
         sign = -torch.sign(lower + upper).detach()
         lik = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower))
+        return lik.clamp_min(LIKELIHOOD_FLOOR)
+
+    def _histogram_likelihood(self, idx: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        radius = self.config.hist_radius
+        pos = y + radius
+        k = torch.floor(pos.detach()).clamp(0, 2 * radius)
+        frac = pos - k
+        rows = self.hist_pmf[idx]  # (B, W)
+        width = rows.shape[1]
+        lo = torch.gather(rows, 1, k.long())
+        hi = torch.gather(rows, 1, (k.long() + 1).clamp_max(width - 1))
+        lik = lo + frac * (hi - lo)
+        outside = (pos < 0) | (pos > 2 * radius)
+        lik = torch.where(outside, torch.full_like(lik, LIKELIHOOD_FLOOR), lik)
         return lik.clamp_min(LIKELIHOOD_FLOOR)
 
     def bits(self, level: int, track: int, is_p: bool, channel: int, y: torch.Tensor) -> torch.Tensor:
@@ -198,6 +241,13 @@ class RateModel(nn.Module):
         )
         y = planes.transpose(0, 1).reshape(c, -1)
         return total - torch.log2(self.likelihood(idx, y)).sum()
+
+    @torch.no_grad()
+    def commit_p_frame(self) -> None:
+        """The current P-frame is finished: its last fitted histograms join ``p_done``."""
+        if self.histogram:
+            self.p_done += self.p_pending
+            self.p_pending.zero_()
 
     @torch.no_grad()
     def pmf(self, level: int, track: int, is_p: bool, channel: int, lo: int, hi: int) -> torch.Tensor:
@@ -261,6 +311,8 @@ def fit_densities(
     lag far behind the symbols' real, much sharper distribution (measured on figure128: the
     model's estimate was ~12x the coded bytes). Returns the fitted bits per symbol.
     """
+    if model.histogram:
+        return _fit_histograms(model, items)
     items = [(i, y.detach().reshape(-1)) for i, y in items if y.numel() > 0]
     if not items or steps <= 0:
         return 0.0
@@ -290,3 +342,67 @@ def fit_densities(
         p.grad = g
         p.requires_grad_(flag)
     return float(bits.detach())
+
+
+def symbol_counts(model: RateModel, y: torch.Tensor) -> torch.Tensor:
+    """Histogram (W + 1,) of integer symbols on the model's support; the last bin counts the
+    values beyond -R..R."""
+    radius = model.config.hist_radius
+    width = 2 * radius + 1
+    v = y.detach().reshape(-1).to(torch.int64) + radius
+    inside = (v >= 0) & (v < width)
+    out = torch.zeros(width + 1, dtype=torch.float32, device=y.device)
+    out[:width] = torch.bincount(v[inside], minlength=width).to(out)
+    out[width] = float((~inside).sum())
+    return out
+
+
+def pmf_from_counts(counts: torch.Tensor, radius: int) -> torch.Tensor:
+    """The coder's table for a histogram (W + 1,), as probabilities over -R..R.
+
+    Same range trimming and 16-bit counts as `codec.entropy.tables.fit_table`; a value outside
+    the table costs the escape entry plus ~`ESCAPE_BYTES` raw bytes, as in the coder."""
+    from codec.entropy.tables import ESCAPE_BYTES, TOTAL, _trim_range, quantize_counts
+
+    width = 2 * radius + 1
+    c = counts.detach().cpu().double().numpy()
+    pmf = torch.full((width,), LIKELIHOOD_FLOOR, dtype=torch.float64)
+    nz = c[:width].nonzero()[0]
+    if nz.size == 0:
+        pmf[radius] = 1.0  # nothing coded: all mass on 0
+        return pmf.float()
+    values, hits = nz - radius, c[nz]
+    lo, hi = _trim_range(values, hits)
+    freq = c[lo + radius: hi + radius + 1].copy()
+    escaped = c[width] + hits[(values < lo) | (values > hi)].sum()
+    table = quantize_counts(np.append(freq, escaped)) / TOTAL
+    pmf[lo + radius: hi + radius + 1] = torch.from_numpy(table[:-1])
+    esc = table[-1] * 2.0 ** (-8 * ESCAPE_BYTES)
+    pmf[: lo + radius] = esc
+    pmf[hi + radius + 1:] = esc
+    return pmf.float()
+
+
+@torch.no_grad()
+def _fit_histograms(model: RateModel, items: list[tuple[int, torch.Tensor]]) -> float:
+    """Histogram densities: each row becomes the coder's table of its symbols; a P density
+    also counts the symbols of the GoF's finished P-frames (``p_done``), like the coder's one
+    P table per GoF. The current P-frame's histogram is kept in ``p_pending`` until
+    `RateModel.commit_p_frame`. Returns the ideal bits per symbol of the items."""
+    radius = model.config.hist_radius
+    first_p = model.tracks * model.levels * model.channels
+    bits, total = 0.0, 0.0
+    for i, y in items:
+        counts = symbol_counts(model, y)
+        fit = counts
+        if i >= first_p:
+            model.p_pending[i] = counts.to(model.p_pending)
+            fit = counts + model.p_done[i].to(counts)
+        pmf = pmf_from_counts(fit, radius).to(model.hist_pmf)
+        model.hist_pmf[i] = pmf
+        n = float(counts.sum())
+        if n:
+            used = counts[:-1] > 0
+            bits += float(-(counts[:-1][used] * torch.log2(pmf[used].to(counts))).sum())
+            total += n
+    return bits / total if total else 0.0

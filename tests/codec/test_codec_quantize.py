@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from codec.entropy.rate_model import RateModel, closed_loop_level
+from codec.entropy.rate_model import RateConfig, RateModel, closed_loop_level
 from codec.quantize.closed_loop import ChainQuantizer, quantize_frame
 
 
@@ -49,7 +49,7 @@ def test_training_simulation_matches_coder_symbols() -> None:
 
 
 def test_rate_model_learns_and_reaches_gains() -> None:
-    model = RateModel(levels=1, channels=1)
+    model = RateModel(levels=1, channels=1, config=RateConfig(density="network"))
     gen = torch.Generator().manual_seed(0)
     x = torch.distributions.Laplace(0.0, 2.0).sample((1500,))
     opt = torch.optim.Adam(model.parameters(), lr=6e-3)

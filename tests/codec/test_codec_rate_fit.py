@@ -21,7 +21,7 @@ def _entropy_bits(y: torch.Tensor) -> float:
 
 def test_fit_densities_reaches_the_empirical_entropy_and_touches_only_its_densities() -> None:
     gen = torch.Generator().manual_seed(1)
-    model = RateModel(2, 3, RateConfig(tracks=2))
+    model = RateModel(2, 3, RateConfig(tracks=2, density="network"))
     untouched = model.index(False, 0, 0, 0)
     before = [p.detach()[untouched].clone() for p in model.matrices]
     a = torch.round(torch.randn(5000, generator=gen) * 0.6)

@@ -1,0 +1,113 @@
+"""The histogram rate model prices symbols like the coder, P densities over the GoF's P-frames."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from codec.encode.quantized import GofChains
+from codec.encode.rate_hook import JointRateConfig, JointRateHook, estimate_bits
+from codec.entropy.coder import block_flags, element_mask, encode_channels
+from codec.entropy.rate_model import RateConfig, RateModel, fit_densities
+from codec.entropy.tables import fit_table
+from codec.quantize.closed_loop import quantize_frame, split_channels
+
+
+def test_histogram_fit_is_the_coders_table_and_has_a_rate_gradient() -> None:
+    gen = torch.Generator().manual_seed(5)
+    model = RateModel(1, 1, RateConfig(tracks=1))
+    y = torch.round(torch.randn(4000, generator=gen) * 1.5)
+    y[:3] = torch.tensor([40.0, -55.0, 900.0])  # sparse tails: escapes in the coder's table
+    i = model.index(False, 0, 0, 0)
+    fit_densities(model, [(i, y)], 0, 0.0)
+    bits = -torch.log2(model.likelihood(torch.tensor([i]), y[None]))
+    table = fit_table(y.numpy().astype(np.int32))
+    idx, escaped = table.index_of(y.numpy().astype(np.int32))
+    inside = torch.from_numpy(idx != table.n)
+    # Inside the table: exactly the coder's ideal code length.
+    assert abs(float(bits[0][inside].sum()) - table.bits(idx[idx != table.n])) < 1e-3 * float(bits.sum())
+    assert escaped.size == 3 and bool((bits[0][~inside] > 16).all())
+    # Between integers the pmf is interpolated: a value pulled toward the mode costs less.
+    v = torch.tensor([[1.3]], requires_grad=True)
+    (-torch.log2(model.likelihood(torch.tensor([i]), v))).sum().backward()
+    assert v.grad is not None and float(v.grad) > 0
+
+
+def _coder_bytes(frames: list[tuple[torch.Tensor, torch.Tensor]], steps: list[float]) -> int:
+    """Frame-chunk bytes of one (track, level): I table on frame 0, one P table on the rest."""
+    syms, prev = [], None
+    for d, p in frames:
+        cur = []
+        out = []
+        for c, v in enumerate(split_channels(d, p)):
+            s, q = quantize_frame(v, steps[c], None if prev is None else prev[c])
+            out.append(s.numpy())
+            cur.append(q)
+        syms.append(out)
+        prev = cur
+
+    def table(group: list[list[np.ndarray]], c: int):  # noqa: ANN202
+        return fit_table(np.concatenate([f[c][element_mask(block_flags(f[c]), f[c].shape)] for f in group]))
+
+    n = len(syms[0])
+    tables_i = [table(syms[:1], c) for c in range(n)]
+    tables_p = [table(syms[1:], c) for c in range(n)]
+    return sum(len(encode_channels(f, tables_i if k == 0 else tables_p)[0]) for k, f in enumerate(syms))
+
+
+def test_p_densities_cover_every_p_frame_and_the_estimate_matches_the_coder() -> None:
+    gen = torch.Generator().manual_seed(6)
+    model = RateModel(1, 3, RateConfig(tracks=2))
+    hook = JointRateHook(model, JointRateConfig(refit_every=10))
+    d0 = 3.0 * torch.randn(17, 17, 17, generator=gen)
+    p0 = 0.5 * torch.randn(3, 2, 17, 17, generator=gen)
+    # Two P-frames with very different residual scales: a density fitted to the last one only
+    # would misprice the first.
+    scales = [0.8, 0.05]
+    chain = [(d0, p0)]
+    for frame in range(3):
+        is_key = frame == 0
+        hook.prepare_frame(frame, is_key)
+        base_d, base_p = (torch.zeros_like(d0), torch.zeros_like(p0)) if is_key else chain[-1]
+        hook.bind(SimpleNamespace(base_density=[base_d], base_planes=[base_p]))
+        if is_key:
+            dd, dp = d0, p0
+        else:
+            s = scales[frame - 1]
+            dd = s * torch.randn(17, 17, 17, generator=gen)
+            dp = s * torch.randn(3, 2, 17, 17, generator=gen)
+            chain.append((base_d + dd, base_p + dp))
+        steps = 20
+        for k in range(steps):
+            hook.loss({("density", 0): dd, ("planes", 0): dp}, k / steps)
+    table = model.steps_table().numpy()
+    chains = GofChains([[d] for d, _ in chain], [[p] for _, p in chain], [], table)
+    est = estimate_bits(model, chains, table) / 8
+    for r in range(2):
+        real = _coder_bytes(chain, [float(x) for x in table[r, 0]])
+        assert abs(est[r] / real - 1.0) < 0.05, (r, est[r], real)
+    # Checkpointed with the model: a restored hook holds the same finished-P histograms.
+    other = JointRateHook(RateModel(1, 3, RateConfig(tracks=2)))
+    other.load_state_arrays(hook.state_arrays())
+    assert torch.equal(other.model.p_done, model.p_done) and float(model.p_done.sum()) > 0
+
+
+def test_float_share_alternates_float_and_cycled_quantized_tracks() -> None:
+    model = RateModel(1, 2, RateConfig(tracks=3))
+    hook = JointRateHook(model, JointRateConfig(float_share=0.5))
+    hook.prepare_frame(0, is_key=True)
+    hook.bind(SimpleNamespace(base_density=[torch.zeros(5, 5, 5)], base_planes=[torch.zeros(3, 1, 5, 5)]))
+    delta = torch.randn(5, 5, 5, generator=torch.Generator().manual_seed(7))
+    seen, floats = [], 0
+    for _ in range(12):
+        out = hook.simulate("density", 0, delta)
+        if hook.quantized_step:
+            assert not torch.equal(out, delta)
+            seen.append(hook.track)
+        else:
+            assert torch.equal(out, delta)
+            floats += 1
+        hook.counter += 1
+    assert floats == 6 and seen == [0, 1, 2, 0, 1, 2]
