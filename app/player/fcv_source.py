@@ -13,11 +13,13 @@ from pathlib import Path
 
 import torch
 
-from codec.container.format import KIND_FRAME, KIND_GOF, KIND_TABLES
-from codec.container.reader import read_source
+from codec.container.chunks import unpack_gof
+from codec.container.format import KIND_FRAME, KIND_GOF, KIND_TABLES, ChunkKey
+from codec.container.reader import FcvFile, describe, read_source
 from codec.decode.decoder import Decoder
 from codec.errors import FormatError
-from codec.field.grids import FrameGrids
+from codec.field.config import RenderParams
+from codec.field.grids import FrameGrids, MLPWeights
 
 from .clip import ClipInfo
 from .state import OperatingPoint
@@ -89,6 +91,7 @@ class FcvSource:
         )
         self.truncated = first.truncated
         self._decoders[points[-1].track] = first
+        self._mlp_file: FcvFile | None = None
 
     @staticmethod
     def _frame_bytes(dec: Decoder, points: list[OperatingPoint]) -> dict[tuple[int, int], list[int]]:
@@ -107,6 +110,21 @@ class FcvSource:
                     per[k.frame] += e.length
             out[p.key] = per
         return out
+
+    def gof_mlp(self, g: int) -> tuple[MLPWeights, int, RenderParams]:
+        """GoF ``g``'s MLP (CPU tensors), channel count and render params, read straight from its
+        GoF chunk without decoding a frame. Safe beside the decode thread: it reads the shared
+        immutable bytes through its own index. Raises FormatError when the chunk is missing or
+        damaged."""
+        if self._mlp_file is None:
+            self._mlp_file = FcvFile(self._data)
+        h = self._mlp_file.header
+        if not 0 <= g < h.gofs:
+            raise FormatError(f"GoF {g} is outside the clip (0..{h.gofs - 1})")
+        key = ChunkKey(KIND_GOF, g, h.gof_frames(g)[0], 0, 0)
+        _, mlp = unpack_gof(h, self._mlp_file.chunk(key), describe(key))
+        weights = [(torch.from_numpy(w.copy()), torch.from_numpy(b.copy())) for w, b in mlp]
+        return weights, h.channels, h.render
 
     def decoder(self, track: int) -> Decoder:
         if track not in self._decoders:

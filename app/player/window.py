@@ -40,6 +40,7 @@ from .quality import QualityPanel
 from .state import AutoQuality, CostModel, OperatingPointModel, PlaybackClock
 from .timeline import Timeline
 from .viewport import Viewport
+from .warmup import GofWarmer
 
 MAX_RECENT = 8
 Opener = Callable[[Path], FrameSource]
@@ -75,6 +76,7 @@ class PlayerWindow(QMainWindow):
         self.opener = opener
         self.source: FrameSource | None = None
         self.engine: PlaybackEngine | None = None
+        self.warmer: GofWarmer | None = None
         self.model: OperatingPointModel | None = None
         self.clock: PlaybackClock | None = None
         self.costs = CostModel()
@@ -230,6 +232,17 @@ class PlayerWindow(QMainWindow):
         self.viewport.target_ms = 1000.0 / max(info.fps, 1.0) * 0.8
         self.costs = CostModel()
         self.engine = PlaybackEngine(source, self.model.current, prepare=_prepare_for_gl)
+        # Only a renderer that bakes each GoF's MLP into a program has something to warm; wait
+        # for the first picture so the helper's start does not delay it.
+        self.warmer = GofWarmer(
+            len(info.gof_starts()),
+            getattr(source, "gof_mlp", None),
+            enabled=lambda: (
+                self.viewport.painted > 0
+                and self.viewport.renderer is not None
+                and self.viewport.renderer.baked_weights
+            ),
+        )
         self.setWindowTitle(f"FieldCast player — {info.name}")
         self.timeline.set_clip(info.frames, info.fps, info.gof_starts())
         self.quality.set_model(self.model)
@@ -247,8 +260,11 @@ class PlayerWindow(QMainWindow):
             self.play()
 
     def close_clip(self) -> None:
+        if self.warmer is not None:
+            self.warmer.close()
         if self.engine is not None:
             self.engine.close()
+        self.warmer = None
         self.engine = self.source = self.model = self.clock = None
 
     # ------------------------------------------------------------------ playback
@@ -352,6 +368,8 @@ class PlayerWindow(QMainWindow):
             if not self.clock.playing:
                 self.timeline.set_playing(False)
                 self.engine.set_playing(False)
+        if self.warmer is not None and self.source is not None:
+            self.warmer.enter(self.source.info.gof_of(frame))
         shown = self.engine.frame_for(frame)
         if shown is not None:
             key = (self.clip_serial, shown.frame, shown.point.track, shown.level)
