@@ -102,6 +102,11 @@ class WarmServer:
         if reply != "ok":
             raise RuntimeError(reply)
 
+    def cancel(self) -> None:
+        """Stop the helper without waiting; a `warm` in progress raises RuntimeError."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+
     def close(self) -> None:
         """End the helper (closing stdin asks it to stop; terminate/kill if it does not)."""
         try:

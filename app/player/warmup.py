@@ -33,6 +33,10 @@ MlpOf = Callable[[int], Any]
 class Helper(Protocol):
     def warm(self, mlp: Any, channels: int, params: Any) -> None: ...
 
+    def cancel(self) -> None:
+        """Abandon the warm-up in progress without waiting (``warm`` then raises)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -77,6 +81,8 @@ class GofWarmer:
         self.helper: Helper | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._inflight: int | None = None
+        self._abandoned: int | None = None
 
     @property
     def active(self) -> bool:
@@ -88,6 +94,12 @@ class GofWarmer:
         if not self.active:
             return None
         self._claimed.add(gof)
+        if gof in self._queue:
+            with self._cond:
+                if gof in self._queue:
+                    self._queue.remove(gof)  # not started yet: the player compiles it now
+        if gof == self._inflight:
+            self._abandon(gof)
         nxt = (gof + 1) % self.gofs
         if nxt in self._claimed or not self.enabled():
             return None
@@ -100,6 +112,21 @@ class GofWarmer:
                 self._thread.start()
             self._cond.notify_all()
         return nxt
+
+    def _abandon(self, gof: int) -> None:
+        """Playback reached a GoF still being warmed: the player compiles it now anyway, and a
+        helper compiling the same program beside it only slows that compile (measured: the
+        boundary frame took up to twice as long). End the helper; the next request starts one."""
+        with self._cond:
+            helper = self.helper if self._inflight == gof else None
+            if helper is None:
+                return
+            self._abandoned = gof
+        log.info("warm-up of GoF %d was too late: abandoned", gof)
+        try:
+            helper.cancel()
+        except Exception as exc:  # noqa: BLE001 - warming is optional
+            log.warning("could not stop the warm helper: %s", exc)
 
     def wait(self, gof: int, timeout: float) -> WarmResult | None:
         """The result for ``gof`` once its helper finished (tests and benchmarks)."""
@@ -142,7 +169,7 @@ class GofWarmer:
                 return  # closed while the helper ran
             if result.ok:
                 log.info("warmed GoF %d's MLP program in %.2f s", gof, result.seconds)
-            else:
+            elif self._abandoned != gof:
                 log.warning("could not warm GoF %d's MLP program: %s", gof, result.message)
             with self._cond:
                 self.results[gof] = result
@@ -160,17 +187,23 @@ class GofWarmer:
             if self.helper is None:
                 self.helper = self.start(self.env)
             helper = self.helper
+            self._inflight = gof
         try:
             helper.warm(mlp, channels, params)  # close() ends the helper, which returns from here
-        except Exception:
+        except Exception as exc:
             with self._cond:
+                self._inflight = None
                 if self._closed:
                     return None
                 if self.helper is helper:
                     self.helper = None  # start a fresh one next time
+                abandoned = self._abandoned == gof
             _close_quietly(helper)
-            raise
+            if abandoned:
+                return WarmResult(gof, False, time.perf_counter() - begin, "too late: abandoned")
+            raise exc
         with self._cond:
+            self._inflight = None
             if self._closed:
                 return None
         return WarmResult(gof, True, time.perf_counter() - begin)

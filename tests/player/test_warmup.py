@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,15 +17,24 @@ from codec.errors import FormatError
 class RecordingHelper:
     """Stands in for the helper process in the bookkeeping tests (which GoF, how often)."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, block: bool = False) -> None:
         self.fail = fail
         self.warmed: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
         self.closed = False
+        self.started = threading.Event()
+        self.cancelled = threading.Event()
+        self.block = block
 
     def warm(self, mlp, channels, params) -> None:
+        self.started.set()
+        if self.block and self.cancelled.wait(10):
+            raise RuntimeError("warm helper exited (code -15)")
         if self.fail:
             raise RuntimeError("helper exited (code 1)")
         self.warmed.append(mlp)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
 
     def close(self) -> None:
         self.closed = True
@@ -64,8 +75,8 @@ def test_next_gof_is_requested_once_and_never_the_one_playing() -> None:
         assert warmer.enter(0) is None  # once per GoF
         assert warmer.wait(1, 10).ok
         assert warmer.enter(1) == 2
-        assert warmer.enter(2) is None  # GoF 0 was played (compiled by the player itself)
         assert warmer.wait(2, 10).ok
+        assert warmer.enter(2) is None  # GoF 0 was played (compiled by the player itself)
         assert warmer.requested == [1, 2]
         assert len(helpers) == 1  # one helper for the clip
         assert [float(m[0][0][0, 0]) for m in helpers[0].warmed] == [1.0, 2.0]
@@ -110,6 +121,29 @@ def test_failures_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> Non
             assert warmer.wait(3, 10).ok  # a fresh helper replaced the failed one
         assert helpers[0].closed and len(helpers) == 2
         assert sum("could not warm GoF" in r.message for r in caplog.records) == 2
+    finally:
+        warmer.close()
+
+
+def test_a_warm_up_still_running_when_its_gof_starts_is_abandoned() -> None:
+    helpers: list[RecordingHelper] = []
+
+    def start(env):
+        helpers.append(RecordingHelper(block=len(helpers) == 0))
+        return helpers[-1]
+
+    warmer = GofWarmer(3, _mlp_of, start=start)
+    try:
+        assert warmer.enter(0) == 1
+        deadline = time.monotonic() + 10
+        while not helpers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert helpers and helpers[0].started.wait(10)
+        assert warmer.enter(1) == 2  # playback reached GoF 1 first: stop compiling it beside
+        result = warmer.wait(1, 10)
+        assert result is not None and not result.ok and "too late" in result.message
+        assert helpers[0].cancelled.is_set() and helpers[0].closed
+        assert warmer.wait(2, 10).ok and len(helpers) == 2  # the next GoF gets a fresh helper
     finally:
         warmer.close()
 
