@@ -61,6 +61,12 @@ class JointRateConfig:
     Measured on figure128 with the session-2 training defaults (docs/RATE.md): with every step
     on a quantized track (0.0) the shared float chain bent toward the coarse tracks and the
     full-LOD PSNR of the fine tracks fell ~4 dB below the `--no-joint-rate` file's."""
+    p_quantized: bool = False
+    """Simulate quantization on P-frames too (False: P-frames' photometric loss always sees the
+    float chain; the rate term still prices their residuals). Measured on figure128 (docs/RATE.md,
+    session 2): straight-through rounding of the cycling coarse tracks on P-frames moved the float
+    chain in steps the fine tracks then had to code, 2.4-3.5 dB under `--no-joint-rate` on the
+    P-frames of the finest track."""
     zero_blocks: bool = True
     """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
     those blocks with a flag (docs/FORMAT.md §5)."""
@@ -120,6 +126,8 @@ class JointRateHook:
     def quantized_step(self) -> bool:
         """Whether this step's photometric loss sees a simulated track (else the float chain):
         a deterministic pattern with a share 1 - float_share of quantized steps."""
+        if not self.is_key and not self.config.p_quantized:
+            return False
         q = 1.0 - self.config.float_share
         return math.floor((self.counter + 1) * q) > math.floor(self.counter * q)
 
@@ -166,7 +174,16 @@ class JointRateHook:
                 s = self._step(kind, level, r, delta)
                 s_col = s.reshape(-1, 1) if kind == "planes" else s.reshape(1, 1)
                 prev = self._prev_recon(kind, level, r, base, s).reshape(-1)[flat]
-                y_hat = (f - prev) / s_col + noise
+                y = (f - prev) / s_col
+                if self.is_key:
+                    y_hat = y + noise
+                else:
+                    # P-frames: the real symbol's bits, with a gradient only where the symbol is
+                    # non-zero. Uniform noise gave every residual, even one with no photometric
+                    # gradient, a random-sign rate gradient that Adam scales up to ~lr per step:
+                    # measured on figure128 (docs/RATE.md) 2.2x the P-frame bytes and -2 dB.
+                    live = torch.round(y.detach()) != 0
+                    y_hat = torch.where(live, y, y.detach())
                 keep = masks[(kind, level, r)][1].reshape(-1)[flat] if cfg.zero_blocks else None
                 bits = self._bits(kind, level, r, y_hat, keep) * (per_channel / k)
                 dist = torch.mean((s_col * noise) ** 2)

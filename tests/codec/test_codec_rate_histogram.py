@@ -111,3 +111,28 @@ def test_float_share_alternates_float_and_cycled_quantized_tracks() -> None:
             floats += 1
         hook.counter += 1
     assert floats == 6 and seen == [0, 1, 2, 0, 1, 2]
+    # P-frames supervise the float chain unless p_quantized (the rate term still prices them).
+    hook.prepare_frame(1, is_key=False)
+    hook.bind(SimpleNamespace(base_density=[delta], base_planes=[torch.zeros(3, 1, 5, 5)]))
+    r = (0.4 * delta).requires_grad_(True)
+    for _ in range(4):
+        assert torch.equal(hook.simulate("density", 0, r), r)
+        hook.loss({("density", 0): r}, 0.5).backward()
+    assert r.grad is not None and r.grad.abs().sum() > 0
+
+
+def test_p_frame_rate_gradient_only_moves_non_zero_symbols() -> None:
+    model = RateModel(1, 2, RateConfig(tracks=2))
+    hook = JointRateHook(model, JointRateConfig(rate_samples=0))
+    base = torch.randn(9, 9, 9, generator=torch.Generator().manual_seed(8))
+    hook.prepare_frame(0, is_key=True)
+    hook.bind(SimpleNamespace(base_density=[torch.zeros_like(base)], base_planes=[torch.zeros(3, 1, 9, 9)]))
+    hook.loss({("density", 0): base}, 0.0)
+    hook.prepare_frame(1, is_key=False)
+    hook.bind(SimpleNamespace(base_density=[base], base_planes=[torch.zeros(3, 1, 9, 9)]))
+    r = torch.zeros(9, 9, 9)
+    r[:3] = 20.0 * torch.randn(3, 9, 9, generator=torch.Generator().manual_seed(9))
+    r.requires_grad_(True)
+    hook.loss({("density", 0): r}, 0.5).backward()
+    assert float(r.grad[:3].abs().sum()) > 0  # non-zero symbols are pulled toward cheaper ones
+    assert float(r.grad[3:].abs().max()) == 0.0  # zero residuals: no (noise-driven) rate gradient
