@@ -53,8 +53,12 @@ class JointRateConfig:
     (docs/RATE.md), learned steps end ~1.5x finer than the initial ladder (λ_r·MSE outweighs
     γ·bits) and the joint file needed 1.2-1.3x the no-joint bytes at equal PSNR; with the
     initial ladder (the `--no-joint-rate` steps) it needed 0.65-0.94x."""
-    p_rate_weight: float | None = None
-    """γ on P-frames (None = rate_weight): more pressure toward sparse residuals."""
+    p_rate_weight: float | None = 0.0
+    """γ on P-frames (None = rate_weight). 0 by default: measured on figure128 with the
+    session-2 training defaults (docs/RATE.md), the trainer's residual L1 + proximal shrink
+    already make the residuals sparse, and the rate term on top cost 2.4-3.6 dB on the finest
+    track's P-frames for ~10 % fewer P bytes (equal-PSNR ratio 1.26-2.97x -> 0.80-1.83x at
+    tracks 1-3 without it). The P densities are still refitted (the rate estimate)."""
     float_share: float = 0.5
     """Share of steps whose photometric loss sees the float chain itself (no simulated
     quantization); the other steps cycle over the tracks with straight-through rounding.
