@@ -49,6 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .tables import ESCAPE_BYTES, TOTAL, quantize_counts, trim_range
+
 LIKELIHOOD_FLOOR = 1e-9
 """Lower bound on a symbol's probability (≈ 30 bits), so a far outlier cannot give inf bits."""
 
@@ -362,8 +364,6 @@ def pmf_from_counts(counts: torch.Tensor, radius: int) -> torch.Tensor:
 
     Same range trimming and 16-bit counts as `codec.entropy.tables.fit_table`; a value outside
     the table costs the escape entry plus ~`ESCAPE_BYTES` raw bytes, as in the coder."""
-    from codec.entropy.tables import ESCAPE_BYTES, TOTAL, _trim_range, quantize_counts
-
     width = 2 * radius + 1
     c = counts.detach().cpu().double().numpy()
     pmf = torch.full((width,), LIKELIHOOD_FLOOR, dtype=torch.float64)
@@ -372,7 +372,7 @@ def pmf_from_counts(counts: torch.Tensor, radius: int) -> torch.Tensor:
         pmf[radius] = 1.0  # nothing coded: all mass on 0
         return pmf.float()
     values, hits = nz - radius, c[nz]
-    lo, hi = _trim_range(values, hits)
+    lo, hi = trim_range(values, hits)
     freq = c[lo + radius: hi + radius + 1].copy()
     escaped = c[width] + hits[(values < lo) | (values > hi)].sum()
     table = quantize_counts(np.append(freq, escaped)) / TOTAL

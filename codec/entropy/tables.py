@@ -120,7 +120,7 @@ def _read_tables_fast(reader: ByteReader, count: int) -> list[IntTable] | None:
     return tables
 
 
-def _trim_range(values: np.ndarray, counts: np.ndarray) -> tuple[int, int]:
+def trim_range(values: np.ndarray, counts: np.ndarray) -> tuple[int, int]:
     """Drop sparse tails whose table entries (~1 byte each) would cost more than escaping them."""
     i, j = 0, len(values) - 1
     while i < j:
@@ -169,7 +169,7 @@ def fit_table(symbols: np.ndarray) -> IntTable:
     if symbols.size == 0:
         return IntTable(0, quantize_counts(np.array([1.0, 0.0])))
     values, counts = np.unique(symbols.astype(np.int64), return_counts=True)
-    lo, hi = _trim_range(values, counts)
+    lo, hi = trim_range(values, counts)
     n = hi - lo + 1
     freq = np.zeros(n + 1, dtype=np.float64)
     inside = (values >= lo) & (values <= hi)
