@@ -35,7 +35,10 @@ if "render" in field_over:  # e.g. {"render": {"step_ratio": 1.0}}
 field = replace(pre.field, **field_over).validate() if field_over else pre.field
 cfg = pre.train.with_(**overrides)
 # The I-frame always trains with the preset's own settings: cache it per (preset, field).
-setup = json.dumps([pre.train.to_dict(), field.__dict__], sort_keys=True, default=str)
+# Only the fields the I-frame reads enter the key (P-frame fields come and go between sessions).
+P_ONLY = ("p_", "residual_", "motion_")
+key_cfg = {k: v for k, v in pre.train.to_dict().items() if not k.startswith(P_ONLY)}
+setup = json.dumps([key_cfg, field.__dict__], sort_keys=True, default=str)
 Path("/tmp/exp").mkdir(exist_ok=True)
 keyfile = Path(f"/tmp/exp/key_{hashlib.sha1(setup.encode()).hexdigest()[:12]}.npz")
 frames = list(range(nframes))
@@ -67,6 +70,7 @@ out["key"] = lod_psnr(res, 0, ds, views)
 out["copy_prev_on_1"] = view_psnr(res.grids(0), ds, 1, views)
 out["p"] = [lod_psnr(res, i, ds, views) for i in range(1, len(res.frames))]
 out["p_sec"] = [round(f.seconds, 1) for f in res.frames[1:]]
+out["p_cpu"] = [round(f.cpu_seconds, 1) for f in res.frames[1:]]
 out.update({k: round(v, 4) for k, v in residual_stats(res).items()})
 out["gap"] = out["key"][-1] - float(np.mean([p[-1] for p in out["p"]]))
 print(json.dumps(out))

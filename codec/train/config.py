@@ -59,6 +59,12 @@ class TrainConfig:
     p_lift_density: float | None = -2.0
     """Raw density the lift raises new hull space to (None: `hull_inside`). Just enough to be
     occupied and to pass gradients; a higher floor costs residual bytes where nothing is."""
+    p_adam_eps: float = 1e-15
+    """Adam's eps on P-frames. Adam scales every step to ~lr whatever the gradient's size; an
+    eps near the typical gradient makes entries with small gradients (static regions) move in
+    proportion to their gradient instead of jittering by ~lr."""
+    p_adam_betas: tuple[float, float] = (0.9, 0.99)
+    """Adam's (beta1, beta2) on P-frames."""
     finetune_mlp: bool = False
     """Also update the GoF's MLP on P-frames (off: the MLP is frozen after the I-frame)."""
 
@@ -116,6 +122,8 @@ class TrainConfig:
             raise ValueError("learning rates must be positive")
         if not (0.0 < self.lr_final_ratio <= 1.0 and 0.0 < self.p_lr_final_ratio <= 1.0):
             raise ValueError("lr_final_ratio and p_lr_final_ratio must lie in (0, 1]")
+        if self.p_adam_eps <= 0 or not all(0.0 <= b < 1.0 for b in self.p_adam_betas):
+            raise ValueError("p_adam_eps must be > 0 and p_adam_betas lie in [0, 1)")
         if self.residual_l1 < 0 or (self.residual_l1_planes or 0) < 0 or self.residual_prox < 0 \
                 or self.occupancy_every < 1:
             raise ValueError("residual_l1, residual_prox >= 0 and occupancy_every >= 1 required")

@@ -95,7 +95,12 @@ class FrameTrainer:
         if hook_params:
             groups.append({"params": hook_params, "lr": cfg.key_lr_mlp, "name": "rate"})
         self.base_lr = [g["lr"] for g in groups]
-        self.optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-15, fused=True)
+        self.optimizer = torch.optim.Adam(
+            groups,
+            betas=(0.9, 0.99) if is_key else tuple(cfg.p_adam_betas),
+            eps=1e-15 if is_key else cfg.p_adam_eps,
+            fused=True,
+        )
         self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(seed)
         self.step = 0
