@@ -65,12 +65,33 @@ class JointRateConfig:
     Measured on figure128 with the session-2 training defaults (docs/RATE.md): with every step
     on a quantized track (0.0) the shared float chain bent toward the coarse tracks and the
     full-LOD PSNR of the fine tracks fell ~4 dB below the `--no-joint-rate` file's."""
+    ste_live_only: bool = False
+    """Straight-through gradient only through non-zero symbols of the simulated track (values
+    rounding to 0 get none)."""
     p_quantized: bool = False
     """Simulate quantization on P-frames too (False: P-frames' photometric loss always sees the
     float chain; the rate term still prices their residuals). Measured on figure128 (docs/RATE.md,
     session 2): straight-through rounding of the cycling coarse tracks on P-frames moved the float
     chain in steps the fine tracks then had to code, 2.4-3.5 dB under `--no-joint-rate` on the
     P-frames of the finest track."""
+    key_rate_kinds: tuple[str, ...] = ()
+    """Kinds ('density', 'planes') whose I-frame values get a rate gradient, priced like the
+    P-frames' residuals: the real symbols' bits, a gradient only where the symbol is non-zero.
+    Empty by default (the I-frame rate then trains nothing but the densities)."""
+    prune_unseen: bool = True
+    """On the I-frame, set plane texels no LOD's occupancy lets the renderer read to 0 (at the
+    frame's last step and every `prune_every` steps; `codec.encode.unseen`). They have no
+    photometric gradient, so the rate term's optimum there is the zero symbol, but its noisy
+    gradient alone does not reach it (and the I-frame's rate gradient into the grids is off):
+    they kept their initial values, which at the finest track coded as ~70 % of the I-frame's
+    plane bytes on figure128 (docs/RATE.md, session 3). Needs the trainer's occupancy
+    (`bind(params, occupancy)`); without it nothing is pruned."""
+    prune_every: int = 0
+    """0: prune at the I-frame's last step only (the render never reads those texels, so the
+    frame's PSNR is untouched; pruning during training too, every 10 steps, cost 0.2 dB at full
+    LOD on figure128: the plane TV then pulls the seen border texels toward the zeros)."""
+    prune_margin: int = 1
+    """Texels within this many texels of a seen one are kept (room for the GoF's motion)."""
     zero_blocks: bool = True
     """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
     those blocks with a flag (docs/FORMAT.md §5)."""
@@ -88,6 +109,9 @@ class JointRateHook:
         self.counter = 0
         self._restored: int | None = None
         self._prev: dict[tuple[str, int, int], torch.Tensor] = {}
+        self.occupancy: dict[int, torch.Tensor] | None = None
+        self.pruned = 0
+        """Plane values set to 0 by the last prune (for logs and tests)."""
         self._density_params = [*model.matrices, *model.biases, *model.factors]
         if config.fit_only:
             for p in self._density_params:
@@ -97,9 +121,12 @@ class JointRateHook:
                 p.requires_grad_(False)
 
     # -- protocol --------------------------------------------------------------------------------
-    def bind(self, params) -> None:  # noqa: ANN001 - codec.train.params.LevelParams (duck-typed)
-        """The frame's LevelParams (base tensors); call before the frame's first step."""
+    def bind(self, params, occupancy: dict[int, torch.Tensor] | None = None) -> None:  # noqa: ANN001
+        """The frame's LevelParams (base tensors; codec.train.params, duck-typed) and, for
+        `prune_unseen`, the frame trainer's live occupancy dict (LOD -> cells); call before
+        the frame's first step."""
         self.params = params
+        self.occupancy = occupancy
         self._prev.clear()
 
     def prepare_frame(self, frame_index: int, is_key: bool) -> None:
@@ -149,7 +176,13 @@ class JointRateHook:
         s = self._step(kind, level, self.track, delta)
         prev = self._prev_recon(kind, level, self.track, base, s)
         y = (base + delta - prev) / s
-        return prev + s * ste_round(y) - base
+        q = ste_round(y)
+        if self.config.ste_live_only:
+            # A value in the zero bin only changes the render if it crosses +-s/2: at a coarse
+            # step the identity gradient there is a direction the decoded track never shows,
+            # and following it bends the shared chain the fine tracks code.
+            q = torch.where(q.detach() != 0, q, q.detach())
+        return prev + s * q - base
 
     def loss(self, deltas: dict[tuple[str, int], torch.Tensor], step_fraction: float) -> torch.Tensor:
         cfg = self.config
@@ -157,6 +190,8 @@ class JointRateHook:
         gen = torch.Generator().manual_seed(
             (cfg.seed * 1_000_003 + self.frame * 10_007 + self.counter) & 0x7FFFFFFF
         )
+        if self._prune_now(step_fraction):
+            self._prune_unseen()
         masks = self._block_masks(deltas) if cfg.zero_blocks or cfg.refit_every else {}
         if cfg.refit_every and (self.counter % cfg.refit_every == 0
                                 or self._last_step(step_fraction)):
@@ -168,7 +203,8 @@ class JointRateHook:
             per_channel = delta.numel() // chans
             d_flat, b_flat = delta.reshape(-1), base.reshape(-1)
             f = b_flat[flat] + d_flat[flat]
-            if self.is_key:
+            real_symbols = not self.is_key or kind in cfg.key_rate_kinds
+            if not real_symbols:
                 # On the I-frame the rate trains the steps and densities only: pulling absolute
                 # grid values toward the densities' modes fogs empty space (measured: full-LOD
                 # bytes x3 at equal PSNR on figure128).
@@ -179,10 +215,10 @@ class JointRateHook:
                 s_col = s.reshape(-1, 1) if kind == "planes" else s.reshape(1, 1)
                 prev = self._prev_recon(kind, level, r, base, s).reshape(-1)[flat]
                 y = (f - prev) / s_col
-                if self.is_key:
+                if not real_symbols:
                     y_hat = y + noise
                 else:
-                    # P-frames: the real symbol's bits, with a gradient only where the symbol is
+                    # P-frames (and `key_rate_kinds`): the real symbol's bits, with a gradient only where the symbol is
                     # non-zero. Uniform noise gave every residual, even one with no photometric
                     # gradient, a random-sign rate gradient that Adam scales up to ~lr per step:
                     # measured on figure128 (docs/RATE.md) 2.2x the P-frame bytes and -2 dB.
@@ -202,6 +238,28 @@ class JointRateHook:
         return weight * total / self.model.tracks
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _prune_now(self, step_fraction: float) -> bool:
+        cfg = self.config
+        if not (self.is_key and cfg.prune_unseen and self.occupancy):
+            return False
+        periodic = cfg.prune_every > 0 and self.counter % cfg.prune_every == 0
+        return periodic or self._last_step(step_fraction)
+
+    @torch.no_grad()
+    def _prune_unseen(self) -> None:
+        """F = base + delta := 0 on the plane texels no LOD reads (delta := -base there)."""
+        from .unseen import seen_texels
+
+        assert self.params is not None and self.occupancy is not None
+        planes = self.params.delta_planes
+        seen = seen_texels(self.occupancy, [p.shape[-1] for p in planes], self.config.prune_margin)
+        count = 0
+        for lvl, (delta, keep) in enumerate(zip(planes, seen)):
+            drop = (~keep).to(delta.device)[:, None].expand_as(delta)
+            delta[drop] = -self.params.base_planes[lvl][drop]
+            count += int(drop.sum())
+        self.pruned = count
+
     def _last_step(self, step_fraction: float) -> bool:
         """The frame's last step (the trainer passes step / steps): the densities are refitted
         there too, so the model ends fitted to the frame's final symbols."""

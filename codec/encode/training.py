@@ -168,7 +168,7 @@ def _hooked_trainer_class():
                 hook.prepare_frame(index, index == 0 or not self.cfg.residuals)
             out = super()._make_trainer(index)
             if isinstance(hook, JointRateHook):
-                hook.bind(out[0].params)
+                hook.bind(out[0].params, getattr(out[0], "occupancy", None))
             return out
 
     return HookedGoFTrainer

@@ -55,3 +55,50 @@ def test_hook_trains_gains_on_the_i_frame_and_checkpoints() -> None:
     other.load_state_arrays(hook.state_arrays())
     assert torch.equal(other.model.log_gain, model.log_gain)
     assert other.counter == hook.counter and "rate.counter" in state
+
+
+def test_key_rate_kinds_price_i_frame_planes_on_their_real_symbols() -> None:
+    gen = torch.Generator().manual_seed(5)
+    model = RateModel(1, 3, RateConfig(tracks=2))
+    base = (torch.zeros(9, 9, 9), torch.zeros(3, 2, 9, 9))
+    params = SimpleNamespace(base_density=[base[0]], base_planes=[base[1]])
+    grads = {}
+    for kinds in ((), ("planes",)):
+        hook = JointRateHook(model, JointRateConfig(rate_samples=0, key_rate_kinds=kinds))
+        hook.begin_frame(0, is_key=True)
+        hook.bind(params)
+        dd = torch.randn(9, 9, 9, generator=gen).requires_grad_(True)
+        dp = (0.3 * torch.randn(3, 2, 9, 9, generator=gen)).requires_grad_(True)
+        loss = hook.loss({("density", 0): dd, ("planes", 0): dp}, 0.5)
+        if loss.requires_grad:
+            loss.backward()
+        grads[kinds] = (dd.grad, dp.grad, dp.detach())
+    assert grads[()][0] is None and grads[()][1] is None  # the default: no gradient into grids
+    dd_grad, dp_grad, dp = grads[("planes",)]
+    assert dd_grad is None  # density not listed: still detached
+    # Gradient only where some track's symbol is non-zero (the finest step decides).
+    finest = model.step(0, 1)[1:].detach().view(1, -1, 1, 1)
+    dead = torch.round(dp / finest) == 0
+    assert dp_grad[dead].abs().max() == 0 and dp_grad[~dead].abs().sum() > 0
+
+
+def test_ste_live_only_passes_gradient_through_non_zero_symbols_only() -> None:
+    gen = torch.Generator().manual_seed(6)
+    model = RateModel(1, 3, RateConfig(tracks=1))
+    params = SimpleNamespace(base_density=[torch.zeros(9, 9, 9)], base_planes=[torch.zeros(3, 2, 9, 9)])
+    out = {}
+    for live in (False, True):
+        hook = JointRateHook(model, JointRateConfig(float_share=0.0, ste_live_only=live))
+        hook.begin_frame(0, is_key=True)
+        hook.bind(params)
+        delta = (2.0 * torch.randn(3, 2, 9, 9, generator=gen)).requires_grad_(True)
+        sim = hook.simulate("planes", 0, delta)
+        sim.sum().backward()
+        out[live] = (delta.detach(), delta.grad, sim.detach())
+    step = model.step(0, 0)[1:].detach().view(1, -1, 1, 1)
+    d, g, sim = out[True]
+    zero = torch.round(d / step) == 0
+    assert zero.any() and (~zero).any()
+    assert torch.allclose(sim, torch.round(d / step) * step)  # same forward as plain STE
+    assert (g[zero] == 0).all() and (g[~zero] == 1).all()
+    assert (out[False][1] == 1).all()

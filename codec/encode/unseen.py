@@ -1,0 +1,51 @@
+"""Plane texels the renderer never reads, from the occupancy grids of a frame's LODs.
+
+The renderer samples only inside occupied cells (codec/field/occupancy.py). A texel j of a plane
+level with m texels per side enters a sample at coordinate u (in [0, 1]) only through its
+bilinear hat, ``|u - j / (m - 1)| < 1 / (m - 1)`` (also after composition onto finer lattices:
+upsampling keeps the hat). Plane xy is indexed [y][x], xz [z][x], yz [z][y]; the occupancy grid
+[z][y][x]. So a texel is *seen* at LOD k >= its level when some occupied cell of LOD k, projected
+along the plane's normal, overlaps its hat. Texels no LOD sees have no photometric gradient: the
+rate term's optimum there is the zero symbol (`JointRateHook` sets them to 0).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _overlap(m: int, cells: int, margin: int, device: torch.device) -> torch.Tensor:
+    """(m, cells) float: 1 where texel j's hat (widened by `margin` texels) overlaps cell i."""
+    j = torch.arange(m, dtype=torch.float64, device=device)
+    lo = (j - 1 - margin) / (m - 1)
+    hi = (j + 1 + margin) / (m - 1)
+    i = torch.arange(cells, dtype=torch.float64, device=device)
+    c0, c1 = i / cells, (i + 1) / cells
+    return ((c0[None, :] < hi[:, None]) & (c1[None, :] > lo[:, None])).to(torch.float32)
+
+
+@torch.no_grad()
+def seen_texels(
+    occupancy: dict[int, torch.Tensor], plane_res: list[int] | tuple[int, ...], margin: int = 1
+) -> list[torch.Tensor]:
+    """Per plane level l (0-based), a bool (3, m_l, m_l) mask of texels some LOD k > l sees.
+
+    ``occupancy`` maps LOD k (1-based, as the trainer keeps it) to its bool (n-1, n-1, n-1)
+    cell grid. A level whose LODs are all missing from ``occupancy`` is reported fully seen
+    (nothing is known about it yet).
+    """
+    out = []
+    for lvl, m in enumerate(plane_res):
+        lods = [k for k in occupancy if k > lvl]
+        if not lods:
+            out.append(torch.ones(3, m, m, dtype=torch.bool))
+            continue
+        acc = None
+        for k in lods:
+            occ = occupancy[k]
+            a = _overlap(m, occ.shape[0], margin, occ.device)
+            projections = (occ.any(0), occ.any(1), occ.any(2))  # xy [y][x], xz [z][x], yz [z][y]
+            seen = torch.stack([(a @ p.to(torch.float32) @ a.T) > 0 for p in projections])
+            acc = seen if acc is None else acc | seen
+        out.append(acc.cpu())
+    return out

@@ -1,0 +1,103 @@
+"""Unseen plane texels: the renderer's gradient never reaches them, and the hook zeroes them."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+
+from codec.encode.rate_hook import JointRateConfig, JointRateHook
+from codec.encode.unseen import seen_texels
+from codec.entropy.rate_model import RateConfig, RateModel
+from codec.field.compose import compose_density, compose_planes
+from codec.field.config import FieldConfig
+from codec.field.mlp import init_mlp
+from codec.field.occupancy import occupancy_grid, step_size
+from codec.render.torch_renderer import render_rays
+
+FIELD = FieldConfig(density_res=(5, 9), plane_res=(5, 9), channels=2, hidden=(8,))
+AABB = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
+
+
+def _scene(gen: torch.Generator):
+    """Two density levels, empty (-30) except a blob off-centre; random planes."""
+    d0 = torch.full((5, 5, 5), -30.0)
+    d0[1:3, 3:5, 0:2] = 6.0  # [z][y][x]: occupied corner region only
+    d1 = 0.1 * torch.randn(9, 9, 9, generator=gen)
+    planes = [torch.randn(3, 2, m, m, generator=gen) for m in FIELD.plane_res]
+    return [d0, d1], planes
+
+
+def _occupancy(density: list[torch.Tensor]) -> dict[int, torch.Tensor]:
+    occ = {}
+    for lod in (1, 2):
+        comp = compose_density(density[:lod])
+        occ[lod] = occupancy_grid(comp, step_size(AABB, comp.shape[-1], FIELD.render), FIELD.render)
+    return occ
+
+
+def test_texels_with_a_render_gradient_are_all_seen_and_most_are_not() -> None:
+    gen = torch.Generator().manual_seed(3)
+    density, planes = _scene(gen)
+    occ = _occupancy(density)
+    seen = seen_texels(occ, FIELD.plane_res, margin=0)
+    mlp = init_mlp(FIELD.feature_dim + FIELD.view_dim, FIELD.hidden, gen)
+    grads = [torch.zeros_like(p) for p in planes]
+    for lod in (1, 2):
+        leaves = [p.clone().requires_grad_(True) for p in planes[:lod]]
+        origins = torch.randn(3000, 3, generator=gen)
+        origins = 3.0 * origins / origins.norm(dim=1, keepdim=True)
+        target = 0.5 * torch.randn(3000, 3, generator=gen)
+        dirs = target - origins
+        dirs = dirs / dirs.norm(dim=1, keepdim=True)
+        out = render_rays(
+            compose_density(density[:lod]), compose_planes(leaves), mlp, AABB, FIELD.render,
+            origins, dirs, torch.zeros(3), occupancy=occ[lod],
+        )
+        out.rgb.sum().backward()
+        for g, leaf in zip(grads, leaves):
+            g += leaf.grad.abs()
+    for lvl, (g, keep) in enumerate(zip(grads, seen)):
+        touched = (g.sum(1) > 0)
+        assert touched.any(), f"level {lvl}: no ray reached the blob"
+        assert not (touched & ~keep).any(), f"level {lvl}: a texel with a gradient is unseen"
+        assert (~keep).float().mean() > 0.3, f"level {lvl}: the blob should leave most texels unseen"
+    # A margin only adds texels.
+    wide = seen_texels(occ, FIELD.plane_res, margin=1)
+    assert all((w | s).equal(w) and w.sum() > s.sum() for w, s in zip(wide, seen))
+    # A level no LOD covers yet is left alone.
+    assert seen_texels({1: occ[1]}, FIELD.plane_res)[1].all()
+
+
+def test_hook_zeroes_unseen_plane_values_on_the_i_frame_only() -> None:
+    gen = torch.Generator().manual_seed(4)
+    density, planes = _scene(gen)
+    occ = _occupancy(density)
+    seen = seen_texels(occ, FIELD.plane_res, margin=1)
+    model = RateModel(2, 3, RateConfig(tracks=2))
+    hook = JointRateHook(model, JointRateConfig(rate_samples=64, prune_every=5))
+    params = SimpleNamespace(
+        base_density=[torch.zeros_like(d) for d in density], base_planes=planes,
+        delta_density=[d.clone().requires_grad_(True) for d in density],
+        delta_planes=[torch.zeros_like(p).requires_grad_(True) for p in planes],
+    )
+    hook.begin_frame(0, is_key=True)
+    hook.bind(params, occ)
+    deltas = {("planes", i): params.delta_planes[i] for i in range(2)}
+    hook.loss(deltas, 0.0)  # the I-frame rate has no gradient into the grids
+    for lvl in range(2):
+        value = planes[lvl] + params.delta_planes[lvl].detach()
+        drop = ~seen[lvl][:, None].expand_as(value)
+        assert drop.any() and (value[drop] == 0).all()
+        assert torch.equal(value[~drop], planes[lvl][~drop])
+    assert hook.pruned == sum(int((~s).sum()) * 2 for s in seen)
+    # P-frames keep their values (their texels may be newly seen through motion).
+    hook.begin_frame(1, is_key=False)
+    p_params = SimpleNamespace(
+        base_density=params.base_density, base_planes=planes,
+        delta_density=params.delta_density,
+        delta_planes=[torch.full_like(p, 0.5).requires_grad_(True) for p in planes],
+    )
+    hook.bind(p_params, occ)
+    hook.loss({("planes", i): p_params.delta_planes[i] for i in range(2)}, 0.0)
+    assert all((d == 0.5).all() for d in p_params.delta_planes)
