@@ -33,6 +33,8 @@ class TrainConfig:
     # --- P-frames --------------------------------------------------------------------------
     p_steps: int = 500
     """Adam steps per P-frame (per-level residuals only)."""
+    p_batch_rays: int | None = None
+    """Rays per P-frame step (None: `batch_rays`)."""
     p_lr_density: float = 0.2
     p_lr_planes: float = 0.1
     """P-frame rates as high as the I-frame's: the limbs of figure128 move several voxels per
@@ -83,6 +85,8 @@ class TrainConfig:
     """Σ α_l·MSE_l over LODs (HPC Eq. 11). False is the single-level (finest only) ablation."""
     level_weight_low: float = 0.25
     """α_l of every LOD below the finest active one (HPC uses 0.25, finest 1)."""
+    p_level_weight_low: float | None = None
+    """α_l of the lower LODs on P-frames (None: `level_weight_low`)."""
     tv_planes: float = 1e-3
     """Weight of a total-variation (mean squared neighbour difference) penalty on every
     trained level's planes; smooths features that 18 views leave under-constrained."""
@@ -110,8 +114,9 @@ class TrainConfig:
     """Steps between mid-frame checkpoints (when a checkpoint path is given)."""
 
     def validate(self) -> TrainConfig:
-        if self.batch_rays < 1 or self.key_steps < 1 or self.p_steps < 0:
-            raise ValueError("batch_rays and key_steps must be >= 1, p_steps >= 0")
+        if self.batch_rays < 1 or self.key_steps < 1 or self.p_steps < 0 \
+                or (self.p_batch_rays is not None and self.p_batch_rays < 1):
+            raise ValueError("batch_rays, p_batch_rays and key_steps must be >= 1, p_steps >= 0")
         if not 0.0 <= self.level_on_fraction < 1.0 or not 0.0 <= self.freeze_fraction < 1.0:
             raise ValueError("level_on_fraction and freeze_fraction must lie in [0, 1)")
         if self.level_on_fraction + self.freeze_fraction >= 1.0:
@@ -122,6 +127,8 @@ class TrainConfig:
             raise ValueError("learning rates must be positive")
         if not (0.0 < self.lr_final_ratio <= 1.0 and 0.0 < self.p_lr_final_ratio <= 1.0):
             raise ValueError("lr_final_ratio and p_lr_final_ratio must lie in (0, 1]")
+        if self.level_weight_low < 0 or (self.p_level_weight_low or 0) < 0:
+            raise ValueError("level_weight_low and p_level_weight_low must be >= 0")
         if self.p_adam_eps <= 0 or not all(0.0 <= b < 1.0 for b in self.p_adam_betas):
             raise ValueError("p_adam_eps must be > 0 and p_adam_betas lie in [0, 1)")
         if self.residual_l1 < 0 or (self.residual_l1_planes or 0) < 0 or self.residual_prox < 0 \

@@ -68,6 +68,9 @@ class FrameTrainer:
         self.hulls = hulls
         self.motion = motion if motion is not None and motion.numel() > 0 else None
         self.steps = cfg.key_steps if is_key else cfg.p_steps
+        self.batch_rays = (
+            cfg.batch_rays if is_key or cfg.p_batch_rays is None else cfg.p_batch_rays
+        )
         self.schedule = LevelSchedule(
             steps=self.steps,
             levels=params.levels,
@@ -75,7 +78,10 @@ class FrameTrainer:
             multi_level=cfg.multi_level,
             on_fraction=cfg.level_on_fraction,
             freeze_fraction=cfg.freeze_fraction,
-            low_weight=cfg.level_weight_low,
+            low_weight=(
+                cfg.level_weight_low if is_key or cfg.p_level_weight_low is None
+                else cfg.p_level_weight_low
+            ),
             lr_final_ratio=cfg.lr_final_ratio if is_key else cfg.p_lr_final_ratio,
         )
         self.train_mlp = is_key if train_mlp is None else train_mlp
@@ -123,7 +129,7 @@ class FrameTrainer:
             self.occupied_boxes[lod] = occupied_box(self.occupancy[lod], self.aabb)
 
     def _draw_rays(self) -> torch.Tensor:
-        n, count = self.cfg.batch_rays, self.rays.count
+        n, count = self.batch_rays, self.rays.count
         if self.motion is None or self.cfg.motion_ray_fraction <= 0:
             return torch.randint(count, (n,), generator=self.generator).to(self.device)
         n_motion = int(round(n * self.cfg.motion_ray_fraction))

@@ -39,7 +39,8 @@ def soft_threshold_(tensor: torch.Tensor, amount: float) -> None:
     dense; this shrink makes entries without a consistent data gradient exactly zero.
     """
     if amount > 0:
-        tensor.copy_(torch.sign(tensor) * (tensor.abs() - amount).clamp_min(0.0))
+        # x - clamp(x, -a, a) = sign(x)·max(|x| - a, 0), in two passes instead of five.
+        tensor.sub_(tensor.clamp(-amount, amount))
 
 
 def total_variation(planes: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,9 @@ def test_unknown_preset_names_the_choices():
         {"key_lr_density": 0.0},
         {"lr_final_ratio": 0.0},
         {"occupancy_every": 0},
+        {"p_adam_eps": 0.0},
+        {"p_adam_betas": (0.9, 1.0)},
+        {"p_level_weight_low": -0.1},
     ],
 )
 def test_invalid_values_raise(bad):

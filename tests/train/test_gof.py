@@ -48,7 +48,8 @@ def test_independent_frames_ablation_has_no_residuals(tiny, test_preset):
 
 
 @pytest.mark.parametrize("changes", [{"progressive": False}, {"multi_level": False},
-                                     {"lod_sampling": False}, {"tv_planes": 1e-3}])
+                                     {"lod_sampling": False}, {"tv_planes": 1e-3},
+                                     {"p_level_weight_low": 0.0}, {"p_adam_eps": 1e-8}])
 def test_ablation_switches_train(tiny, test_preset, changes):
     cfg = test_preset.train.with_(key_steps=30, p_steps=10, **changes)
     res = GoFTrainer(tiny, [0, 1], test_preset.field, cfg, progress=False).run()
@@ -89,3 +90,24 @@ def test_checkpoint_of_other_settings_is_refused(tiny, test_preset, tmp_path):
     with pytest.raises(CheckpointError):
         GoFTrainer(tiny, [0, 1], test_preset.field, cfg.with_(seed=3), checkpoint=ckpt,
                    progress=False).run()
+
+
+def test_p_frame_optimizer_and_level_weight_settings_reach_only_p_frames(tiny, test_preset):
+    cfg = test_preset.train.with_(key_steps=20, p_steps=10, p_level_weight_low=0.0,
+                                  p_adam_eps=1e-8, p_adam_betas=(0.8, 0.95), p_batch_rays=64)
+    tr = GoFTrainer(tiny, [0, 1], test_preset.field, cfg, progress=False)
+    with pytest.raises(Interrupted):
+        tr.run(max_steps=cfg.key_steps)
+    key, _, _ = tr._make_trainer(0)
+    p_frame, _, _ = tr._make_trainer(1)
+    assert key.schedule.low_weight == cfg.level_weight_low
+    assert key.optimizer.defaults["eps"] == 1e-15
+    assert p_frame.schedule.low_weight == 0.0
+    assert p_frame.optimizer.defaults["eps"] == 1e-8
+    assert p_frame.optimizer.defaults["betas"] == (0.8, 0.95)
+    assert key._draw_rays().numel() == cfg.batch_rays != 64
+    assert p_frame._draw_rays().numel() == 64
+    # Only the finest LOD is supervised on the P-frame (α 0 elsewhere).
+    plan = p_frame.schedule.plan(0)
+    picks = {p_frame._pick_lods(plan.lods, plan.weights)[0][0] for _ in range(20)}
+    assert picks == {test_preset.field.levels}

@@ -6,6 +6,7 @@ from codec.train.losses import (
     add_residual_l1_grad_,
     add_total_variation_grad_,
     residual_l1,
+    soft_threshold_,
     total_variation,
 )
 
@@ -33,3 +34,16 @@ def test_total_variation_gradient_matches_autograd() -> None:
     add_total_variation_grad_((base + manual).detach(), manual, 2.5)
     torch.testing.assert_close(manual.grad, auto.grad)
     assert float(manual.grad.abs().sum()) > 0
+
+
+def test_soft_threshold_shrinks_toward_zero_with_exact_zeros() -> None:
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(1000, generator=gen)
+    expected = torch.sign(x) * (x.abs() - 0.3).clamp_min(0.0)
+    y = x.clone()
+    soft_threshold_(y, 0.3)
+    torch.testing.assert_close(y, expected)
+    assert bool((y[x.abs() <= 0.3] == 0).all()) and float(y.abs().min()) == 0.0
+    z = x.clone()
+    soft_threshold_(z, 0.0)
+    assert torch.equal(z, x)
