@@ -65,6 +65,9 @@ class JointRateConfig:
     Measured on figure128 with the session-2 training defaults (docs/RATE.md): with every step
     on a quantized track (0.0) the shared float chain bent toward the coarse tracks and the
     full-LOD PSNR of the fine tracks fell ~4 dB below the `--no-joint-rate` file's."""
+    qat_start: float = 0.0
+    """Fraction of a frame's steps before which every step sees the float chain (simulated
+    quantization only later, at lower learning rates)."""
     ste_live_only: bool = False
     """Straight-through gradient only through non-zero symbols of the simulated track (values
     rounding to 0 get none)."""
@@ -111,6 +114,8 @@ class JointRateHook:
         self._prev: dict[tuple[str, int, int], torch.Tensor] = {}
         self.occupancy: dict[int, torch.Tensor] | None = None
         self.pruned = 0
+        self._frame_steps: int | None = None
+        """The frame's step budget, known from the trainer's step fraction after its 2nd step."""
         """Plane values set to 0 by the last prune (for logs and tests)."""
         self._density_params = [*model.matrices, *model.biases, *model.factors]
         if config.fit_only:
@@ -142,6 +147,7 @@ class JointRateHook:
         self.is_key = is_key
         if not restored:
             self.counter = 0
+            self._frame_steps = None
         self._prev.clear()
         for p in (self.model.log_gain, self.model.log_base_step):
             p.requires_grad_(is_key and self.config.train_steps)
@@ -158,6 +164,10 @@ class JointRateHook:
         """Whether this step's photometric loss sees a simulated track (else the float chain):
         a deterministic pattern with a share 1 - float_share of quantized steps."""
         if not self.is_key and not self.config.p_quantized:
+            return False
+        if self.config.qat_start > 0 and (
+            self._frame_steps is None or self.counter < self.config.qat_start * self._frame_steps
+        ):
             return False
         q = 1.0 - self.config.float_share
         return math.floor((self.counter + 1) * q) > math.floor(self.counter * q)
@@ -229,6 +239,8 @@ class JointRateHook:
                 dist = torch.mean((s_col * noise) ** 2)
                 term = bits / delta.numel() + self.model.lambdas[r] * dist
                 total = term if total is None else total + term
+        if step_fraction > 0:
+            self._frame_steps = round(self.counter / step_fraction)
         self.counter += 1
         if total is None:
             return torch.zeros(())
@@ -368,7 +380,8 @@ class JointRateHook:
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         out = {f"rate.{k}": v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
-        out["rate.counter"] = np.array([self.counter, self.frame, int(self.is_key)], np.int64)
+        total = -1 if self._frame_steps is None else self._frame_steps
+        out["rate.counter"] = np.array([self.counter, self.frame, int(self.is_key), total], np.int64)
         return out
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -376,8 +389,9 @@ class JointRateHook:
               if k.startswith("rate.") and k != "rate.counter"}
         self.model.load_state_dict(sd)
         if "rate.counter" in arrays:
-            c, f, key = (int(x) for x in arrays["rate.counter"])
+            c, f, key, *rest = (int(x) for x in arrays["rate.counter"])
             self.counter, self.frame, self.is_key = c, f, bool(key)
+            self._frame_steps = rest[0] if rest and rest[0] >= 0 else None
             self._restored = f
 
 

@@ -102,3 +102,24 @@ def test_ste_live_only_passes_gradient_through_non_zero_symbols_only() -> None:
     assert torch.allclose(sim, torch.round(d / step) * step)  # same forward as plain STE
     assert (g[zero] == 0).all() and (g[~zero] == 1).all()
     assert (out[False][1] == 1).all()
+
+
+def test_qat_start_keeps_early_steps_on_the_float_chain_and_survives_a_checkpoint() -> None:
+    model = RateModel(1, 3, RateConfig(tracks=2))
+    params = SimpleNamespace(base_density=[torch.zeros(5, 5, 5)], base_planes=[torch.zeros(3, 2, 5, 5)])
+    cfg = JointRateConfig(rate_samples=16, float_share=0.0, qat_start=0.5, refit_every=0)
+    hook = JointRateHook(model, cfg)
+    hook.begin_frame(0, is_key=True)
+    hook.bind(params)
+    deltas = {("planes", 0): torch.zeros(3, 2, 5, 5)}
+    steps, seen = 10, []
+    for i in range(steps):
+        if i == 7:  # resume mid-frame from the hook's saved state
+            state = hook.state_arrays()
+            hook = JointRateHook(model, cfg)
+            hook.load_state_arrays(state)
+            hook.begin_frame(0, is_key=True)
+            hook.bind(params)
+        seen.append(hook.quantized_step)
+        hook.loss(deltas, i / steps)
+    assert seen == [False] * 5 + [True] * 5
