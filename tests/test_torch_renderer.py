@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -67,6 +69,23 @@ def test_lower_lod_takes_fewer_samples() -> None:
     counts = [render_frame(grids.at_lod(lvl), o, d, torch.ones(3), use_occupancy=False).samples
               for lvl in (1, 2, 3, 4)]
     assert counts == sorted(counts) and counts[0] * 4 < counts[-1]
+
+
+def test_step_floor_densifies_only_the_coarse_lods() -> None:
+    grids = _blob_grids()
+    floored = replace(grids, params=replace(grids.params, step_floor_res=CFG.density_res[2]))
+    o, d = _rays(500)
+
+    def samples(g: FrameGrids, lod: int) -> int:
+        return render_frame(g.at_lod(lod), o, d, torch.ones(3), use_occupancy=False).samples
+
+    assert samples(floored, 1) > 3 * samples(grids, 1)
+    assert samples(floored, 3) == samples(grids, 3) and samples(floored, 4) == samples(grids, 4)
+    # Skipping stays exact when the steps are finer than the occupancy cells.
+    bg = torch.tensor([0.2, 0.5, 0.9])
+    skip = render_frame(floored.at_lod(1), o, d, bg, use_occupancy=True)
+    dense = render_frame(floored.at_lod(1), o, d, bg, use_occupancy=False)
+    assert skip.samples < dense.samples and (skip.rgb - dense.rgb).abs().max() < 1e-4
 
 
 def test_gradients_reach_every_level() -> None:

@@ -121,7 +121,12 @@ class ClipHeader:
                      for k in ("density_shift", "step_ratio", "occupancy_threshold")}
             if rvals["step_ratio"] <= 0:
                 raise FormatError("header render.step_ratio must be > 0")
-            render = RenderParams(view_freqs=vf, **rvals)
+            floor = r.get("step_floor_res", 0)  # absent in files written before it existed
+            if isinstance(floor, bool) or not isinstance(floor, int) or not (
+                floor == 0 or 2 <= floor <= Limits.DENSITY_RES
+            ):
+                raise FormatError("header render.step_floor_res must be 0 or 2..DENSITY_RES")
+            render = RenderParams(view_freqs=vf, step_floor_res=floor, **rvals)
             aabb_raw = d["aabb"]
             if not isinstance(aabb_raw, list) or len(aabb_raw) != 2:
                 raise FormatError("header field 'aabb' must be [[x,y,z],[x,y,z]]")

@@ -199,7 +199,10 @@ def encode_dataset(
             chains = load_chains(Path(chains_path))
         except (OSError, KeyError, ValueError) as exc:
             raise FieldCastError(f"{chains_path}: cannot read float chains ({exc})") from None
-        field_cfg = field_from_chains(chains)
+        from codec.train.config import preset
+
+        # Chains hold grids, not the rendering constants: those come from the preset.
+        field_cfg = field_from_chains(chains, preset(settings.preset).field)
         frames = sum(len(g.density) for g in chains)
         gof = len(chains[0].density)
         tracks = int(chains[0].steps.shape[0])

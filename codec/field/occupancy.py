@@ -10,6 +10,7 @@ from .config import RenderParams
 
 def step_size(aabb: torch.Tensor, n: int, params: RenderParams) -> float:
     """Sample spacing Δ_l for a composed density lattice of n points per axis."""
+    n = max(n, params.step_floor_res)
     extent = (aabb[1] - aabb[0]).double()
     return float(params.step_ratio * (extent / (n - 1)).min())
 

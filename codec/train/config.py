@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from ..field.config import FieldConfig
+from ..field.config import FieldConfig, RenderParams
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,11 @@ class Preset:
     note: str = ""
 
 
+FAST_STEP_FLOOR = 33
+"""Coarse LODs of the `fast`/`default` field step no coarser than a 33-point lattice's voxel: on
+figure128 LOD 1 rose 28.0 -> 31.5 dB with the 65-point level-1 planes (docs/DECISIONS.md)."""
+
+
 def _presets() -> dict[str, Preset]:
     return {
         "test": Preset(
@@ -168,7 +173,7 @@ def _presets() -> dict[str, Preset]:
         ),
         "fast": Preset(
             "fast",
-            FieldConfig().validate(),
+            FieldConfig(render=RenderParams(step_floor_res=FAST_STEP_FLOOR)).validate(),
             TrainConfig().validate(),
             note="CPU budget: I-frame <= 120 s, P-frames <= 30 s at 128 px on 2 threads",
         ),
@@ -183,7 +188,7 @@ def _presets() -> dict[str, Preset]:
         ),
         "default": Preset(
             "default",
-            FieldConfig().validate(),
+            FieldConfig(render=RenderParams(step_floor_res=FAST_STEP_FLOOR)).validate(),
             TrainConfig(key_steps=6000, p_steps=1000).validate(),
             note="a few minutes per frame on CPU",
         ),

@@ -246,3 +246,21 @@ def test_clip_coded_bytes_within_bound_of_ideal(tiny_clip) -> None:
     again = analyze(FcvFile(data))
     assert again["reencoded_identical"] and again["coded_bytes"] == st.coded_bytes
     assert again["table_bytes"] == st.table_bytes
+
+
+def test_header_step_floor_round_trips_and_is_checked(tiny_clip) -> None:
+    from dataclasses import replace
+
+    from codec.container.header import ClipHeader
+
+    header = FcvFile(tiny_clip[1]).header
+    floored = replace(header, render=replace(header.render, step_floor_res=9))
+    assert ClipHeader.from_json(json.loads(json.dumps(floored.to_json()))) == floored
+    older = floored.to_json()
+    del older["render"]["step_floor_res"]  # files written before the field existed
+    assert ClipHeader.from_json(older).render.step_floor_res == 0
+    for bad in (1, -3, 10**6, 2.5, True, "9"):
+        d = floored.to_json()
+        d["render"]["step_floor_res"] = bad
+        with pytest.raises(FormatError, match="step_floor_res"):
+            ClipHeader.from_json(d)

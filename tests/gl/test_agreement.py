@@ -9,7 +9,7 @@ from conftest import masked_psnr, torch_reference
 from app.gl.headless import HeadlessRenderer
 from app.gl.synthetic import synthetic_frame
 from codec.data.cameras import orbit_camera
-from codec.field.config import FieldConfig
+from codec.field.config import FieldConfig, RenderParams
 
 PSNR_MIN = 45.0
 CFG = FieldConfig.nested(4, density_base=8, plane_base=8, channels=8, hidden=(32, 32))
@@ -84,6 +84,22 @@ def test_other_field_shapes(headless: HeadlessRenderer, channels: int, hidden) -
     cam = _random_camera(np.random.default_rng(channels))
     img = headless.render(grids, cam, (1.0, 1.0, 1.0))
     _check(img, torch_reference(grids, cam, (1.0, 1.0, 1.0)), f"C={channels} hidden={hidden}")
+
+
+@pytest.mark.gl
+@pytest.mark.parametrize("lod", [1, 3])
+def test_unnested_planes_and_step_floor(headless: HeadlessRenderer, lod: int) -> None:
+    """The fast preset's ladder shape: plane lattices that do not nest, coarse LODs stepped finer."""
+    cfg = FieldConfig(
+        density_res=(5, 9, 17), plane_res=(13, 17, 29), channels=8, hidden=(16,),
+        render=RenderParams(step_floor_res=13),
+    ).validate()
+    grids = synthetic_frame(cfg, 1, seed=3).at_lod(lod)
+    rng = np.random.default_rng(40 + lod)
+    for _ in range(2):
+        cam = _random_camera(rng)
+        img = headless.render(grids, cam, (0.9, 0.9, 0.9), key=("unnested", lod))
+        _check(img, torch_reference(grids, cam, (0.9, 0.9, 0.9)), f"unnested lod {lod}")
 
 
 @pytest.mark.gl
