@@ -33,8 +33,11 @@ class TrainConfig:
     # --- P-frames --------------------------------------------------------------------------
     p_steps: int = 500
     """Adam steps per P-frame (per-level residuals only)."""
-    p_batch_rays: int | None = None
-    """Rays per P-frame step (None: `batch_rays`)."""
+    p_batch_fraction: float = 0.625
+    """P-frame rays per step = round(batch_rays * this) (4096 -> 2560). With every P-frame ray
+    on the changed pixels (`motion_ray_fraction` 1) and the full LOD supervised most of the
+    time (`p_level_weight_low` 0.1) a ray costs ~1.5x more; fewer rays keep a P-frame's CPU
+    at the session-2 figure and still gain (docs/TRAINING.md, session 3)."""
     p_lr_density: float = 0.2
     p_lr_planes: float = 0.1
     """P-frame rates as high as the I-frame's: the limbs of figure128 move several voxels per
@@ -52,8 +55,11 @@ class TrainConfig:
     """Soft-threshold after every Adam step: |R| shrinks by residual_prox * lr (0 disables).
     Adam moves every entry with a gradient by ~lr, so L1 alone leaves them at |R| ~ lr; on
     figure128 0.05 raised zero_fraction 0.64 -> 0.90 for -0.09 dB (0.5 cost several dB)."""
-    motion_ray_fraction: float = 0.5
-    """Share of P-frame rays drawn from pixels that changed since the previous frame."""
+    motion_ray_fraction: float = 1.0
+    """Share of P-frame rays drawn from pixels that changed since the previous frame. On
+    figure128 (where the whole figure moves) 0.5 -> 0.75 -> 1.0 gained +0.37 / +0.50 dB at
+    equal steps; 1.0 beat 0.75 at equal CPU (docs/TRAINING.md, session 3). The carve to each
+    frame's visual hull keeps the space no ray samples free of fog."""
     motion_threshold: float = 0.02
     """A pixel 'changed' when max |ΔRGBA| exceeds this (before dilation)."""
     p_lift: bool = True
@@ -62,9 +68,9 @@ class TrainConfig:
     """Raw density the lift raises new hull space to (None: `hull_inside`). Just enough to be
     occupied and to pass gradients; a higher floor costs residual bytes where nothing is."""
     p_adam_eps: float = 1e-15
-    """Adam's eps on P-frames. Adam scales every step to ~lr whatever the gradient's size; an
-    eps near the typical gradient makes entries with small gradients (static regions) move in
-    proportion to their gradient instead of jittering by ~lr."""
+    """Adam's eps on P-frames. An eps near the typical gradient would make entries with small
+    gradients move in proportion to them instead of by ~lr; on figure128 1e-9 and 1e-8 changed
+    nothing and 1e-7 cost 0.5 dB (the finest level's gradients are ~1e-8): kept as a knob."""
     p_adam_betas: tuple[float, float] = (0.9, 0.99)
     """Adam's (beta1, beta2) on P-frames."""
     finetune_mlp: bool = False
@@ -85,8 +91,10 @@ class TrainConfig:
     """Σ α_l·MSE_l over LODs (HPC Eq. 11). False is the single-level (finest only) ablation."""
     level_weight_low: float = 0.25
     """α_l of every LOD below the finest active one (HPC uses 0.25, finest 1)."""
-    p_level_weight_low: float | None = None
-    """α_l of the lower LODs on P-frames (None: `level_weight_low`)."""
+    p_level_weight_low: float | None = 0.1
+    """α_l of the lower LODs on P-frames (None: `level_weight_low`). 0.1 spends more of a
+    P-frame's steps on the full LOD: +0.55 dB there at equal steps on figure128, LODs 2-3 lose
+    ~0.5 dB and every level still adds > 2 dB (docs/TRAINING.md, session 3)."""
     tv_planes: float = 1e-3
     """Weight of a total-variation (mean squared neighbour difference) penalty on every
     trained level's planes; smooths features that 18 views leave under-constrained."""
@@ -114,9 +122,10 @@ class TrainConfig:
     """Steps between mid-frame checkpoints (when a checkpoint path is given)."""
 
     def validate(self) -> TrainConfig:
-        if self.batch_rays < 1 or self.key_steps < 1 or self.p_steps < 0 \
-                or (self.p_batch_rays is not None and self.p_batch_rays < 1):
-            raise ValueError("batch_rays, p_batch_rays and key_steps must be >= 1, p_steps >= 0")
+        if self.batch_rays < 1 or self.key_steps < 1 or self.p_steps < 0:
+            raise ValueError("batch_rays and key_steps must be >= 1, p_steps >= 0")
+        if not 0.0 < self.p_batch_fraction <= 4.0:
+            raise ValueError("p_batch_fraction must lie in (0, 4]")
         if not 0.0 <= self.level_on_fraction < 1.0 or not 0.0 <= self.freeze_fraction < 1.0:
             raise ValueError("level_on_fraction and freeze_fraction must lie in [0, 1)")
         if self.level_on_fraction + self.freeze_fraction >= 1.0:

@@ -69,7 +69,7 @@ class FrameTrainer:
         self.motion = motion if motion is not None and motion.numel() > 0 else None
         self.steps = cfg.key_steps if is_key else cfg.p_steps
         self.batch_rays = (
-            cfg.batch_rays if is_key or cfg.p_batch_rays is None else cfg.p_batch_rays
+            cfg.batch_rays if is_key else max(1, round(cfg.batch_rays * cfg.p_batch_fraction))
         )
         self.schedule = LevelSchedule(
             steps=self.steps,

@@ -30,6 +30,7 @@ def test_unknown_preset_names_the_choices():
         {"p_adam_eps": 0.0},
         {"p_adam_betas": (0.9, 1.0)},
         {"p_level_weight_low": -0.1},
+        {"p_batch_fraction": 0.0},
     ],
 )
 def test_invalid_values_raise(bad):

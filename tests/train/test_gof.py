@@ -94,7 +94,7 @@ def test_checkpoint_of_other_settings_is_refused(tiny, test_preset, tmp_path):
 
 def test_p_frame_optimizer_and_level_weight_settings_reach_only_p_frames(tiny, test_preset):
     cfg = test_preset.train.with_(key_steps=20, p_steps=10, p_level_weight_low=0.0,
-                                  p_adam_eps=1e-8, p_adam_betas=(0.8, 0.95), p_batch_rays=64)
+                                  p_adam_eps=1e-8, p_adam_betas=(0.8, 0.95), p_batch_fraction=0.125)
     tr = GoFTrainer(tiny, [0, 1], test_preset.field, cfg, progress=False)
     with pytest.raises(Interrupted):
         tr.run(max_steps=cfg.key_steps)
@@ -105,8 +105,8 @@ def test_p_frame_optimizer_and_level_weight_settings_reach_only_p_frames(tiny, t
     assert p_frame.schedule.low_weight == 0.0
     assert p_frame.optimizer.defaults["eps"] == 1e-8
     assert p_frame.optimizer.defaults["betas"] == (0.8, 0.95)
-    assert key._draw_rays().numel() == cfg.batch_rays != 64
-    assert p_frame._draw_rays().numel() == 64
+    assert key._draw_rays().numel() == cfg.batch_rays
+    assert p_frame._draw_rays().numel() == cfg.batch_rays // 8
     # Only the finest LOD is supervised on the P-frame (α 0 elsewhere).
     plan = p_frame.schedule.plan(0)
     picks = {p_frame._pick_lods(plan.lods, plan.weights)[0][0] for _ in range(20)}
