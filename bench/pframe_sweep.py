@@ -3,8 +3,9 @@
 
     T=2 .venv/bin/python bench/pframe_sweep.py '{"residual_prox": 0.05}' 2
 
-prints one JSON line: test PSNR per LOD of the I-frame and of every P-frame, P-frame seconds,
-residual_ratio / zero_fraction. T = torch threads.
+prints one JSON line: test PSNR per LOD of the I-frame and of every P-frame, P-frame seconds
+(wall and CPU), residual_ratio / zero_fraction. T = torch threads. With STEP_COST=1 it prints
+the CPU milliseconds per P-frame step instead (frame 1, steps 20-220; needs p_steps >= 220).
 """
 import hashlib
 import json
@@ -63,6 +64,19 @@ else:
     print("key trained", fr.seconds, flush=True)
     tr.result.mlp = sub.mlp
     tr.result.frames.append(fr)
+if os.environ.get("STEP_COST"):
+    # CPU ms per P-frame step: frame 1, steps 20-220 (after the first occupancy refreshes).
+    from codec.train.rays import frame_rays  # noqa: E402
+
+    tr._prev_rays = frame_rays(ds, 0, tr.views, "cpu")
+    tr._prev_hulls = tr._hulls(tr._prev_rays)
+    trainer, _, _ = tr._make_trainer(1)
+    trainer.run(until=20)
+    t = time.process_time()
+    trainer.run(until=220)
+    print(json.dumps({"overrides": overrides,
+                      "p_cpu_ms_per_step": round((time.process_time() - t) * 5, 1)}))
+    sys.exit(0)
 views = list(ds.test_views)
 res = tr.run()
 out = {"overrides": overrides}
