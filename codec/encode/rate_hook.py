@@ -80,10 +80,15 @@ class JointRateConfig:
     session 2): straight-through rounding of the cycling coarse tracks on P-frames moved the float
     chain in steps the fine tracks then had to code, 2.4-3.5 dB under `--no-joint-rate` on the
     P-frames of the finest track."""
-    key_rate_kinds: tuple[str, ...] = ()
+    key_rate_kinds: tuple[str, ...] = ("planes",)
     """Kinds ('density', 'planes') whose I-frame values get a rate gradient, priced like the
-    P-frames' residuals: the real symbols' bits, a gradient only where the symbol is non-zero.
-    Empty by default (the I-frame rate then trains nothing but the densities)."""
+    P-frames' residuals: the real symbols' bits, a gradient only where the symbol is non-zero
+    (an empty tuple: the I-frame rate trains nothing but the densities). Measured on figure128
+    (docs/RATE.md, session 3): planes priced this way cut the file 9 / 26 / 29 / 25 % (tracks
+    0-3) for -1.8 / -0.8 / -0.3 / -0.1 dB at full LOD; equal-PSNR ratio
+    0.52/0.67/0.85/1.22 -> 0.61/0.64/0.65/0.93.
+    Density is left out (noisy-symbol pricing of absolute densities fogged empty space in
+    session 1; real-symbol pricing of density is unmeasured)."""
     prune_unseen: bool = True
     """On the I-frame, set plane texels no LOD's occupancy lets the renderer read to 0 (at the
     frame's last step and every `prune_every` steps; `codec.encode.unseen`). They have no
@@ -94,8 +99,7 @@ class JointRateConfig:
     (`bind(params, occupancy)`); without it nothing is pruned."""
     prune_every: int = 0
     """0: prune at the I-frame's last step only (the render never reads those texels, so the
-    frame's PSNR is untouched; pruning during training too, every 10 steps, cost 0.2 dB at full
-    LOD on figure128: the plane TV then pulls the seen border texels toward the zeros)."""
+    frame's training is untouched)."""
     prune_margin: int = 1
     """Texels within this many texels of a seen one are kept (room for the GoF's motion)."""
     zero_blocks: bool = True
