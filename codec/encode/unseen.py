@@ -4,7 +4,9 @@ The renderer samples only inside occupied cells (codec/field/occupancy.py). A te
 level with m texels per side enters a sample at coordinate u (in [0, 1]) only through its
 bilinear hat, ``|u - j / (m - 1)| < 1 / (m - 1)`` (also after composition onto finer lattices:
 upsampling keeps the hat). Plane xy is indexed [y][x], xz [z][x], yz [z][y]; the occupancy grid
-[z][y][x]. So a texel is *seen* at LOD k >= its level when some occupied cell of LOD k, projected
+[z][y][x]. Composition resamples each level onto the next lattice: when that lattice does not
+contain the previous one, the hat widens by one target texel (`_resample_spread`). So a texel
+is *seen* at LOD k >= its level when some occupied cell of LOD k, projected
 along the plane's normal, overlaps its hat. Texels no LOD sees have no photometric gradient: the
 rate term's optimum there is the zero symbol (`JointRateHook` sets them to 0).
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import torch
 
 
-def _overlap(m: int, cells: int, margin: int, device: torch.device) -> torch.Tensor:
+def _overlap(m: int, cells: int, margin: float, device: torch.device) -> torch.Tensor:
     """(m, cells) float: 1 where texel j's hat (widened by `margin` texels) overlaps cell i."""
     j = torch.arange(m, dtype=torch.float64, device=device)
     lo = (j - 1 - margin) / (m - 1)
@@ -22,6 +24,17 @@ def _overlap(m: int, cells: int, margin: int, device: torch.device) -> torch.Ten
     i = torch.arange(cells, dtype=torch.float64, device=device)
     c0, c1 = i / cells, (i + 1) / cells
     return ((c0[None, :] < hi[:, None]) & (c1[None, :] > lo[:, None])).to(torch.float32)
+
+
+def _resample_spread(plane_res, lvl: int, lod: int) -> float:  # noqa: ANN001
+    """Extra reach, in texels of level `lvl`, that composing onto LOD `lod` adds: each bilinear
+    resampling onto a lattice that does not contain the previous one (m_j - 1 not dividing
+    m_{j+1} - 1) widens a hat by one target texel; nested resamplings are exact."""
+    extra = 0.0
+    for j in range(lvl, lod - 1):
+        if (plane_res[j + 1] - 1) % (plane_res[j] - 1):
+            extra += (plane_res[lvl] - 1) / (plane_res[j + 1] - 1)
+    return extra
 
 
 @torch.no_grad()
@@ -43,7 +56,7 @@ def seen_texels(
         acc = None
         for k in lods:
             occ = occupancy[k]
-            a = _overlap(m, occ.shape[0], margin, occ.device)
+            a = _overlap(m, occ.shape[0], margin + _resample_spread(plane_res, lvl, k), occ.device)
             projections = (occ.any(0), occ.any(1), occ.any(2))  # xy [y][x], xz [z][x], yz [z][y]
             seen = torch.stack([(a @ p.to(torch.float32) @ a.T) > 0 for p in projections])
             acc = seen if acc is None else acc | seen
