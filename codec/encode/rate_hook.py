@@ -121,9 +121,9 @@ class JointRateHook:
         self._prev: dict[tuple[str, int, int], torch.Tensor] = {}
         self.occupancy: dict[int, torch.Tensor] | None = None
         self.pruned = 0
+        """Plane values set to 0 by the last prune (for logs and tests)."""
         self._frame_steps: int | None = None
         """The frame's step budget, known from the trainer's step fraction after its 2nd step."""
-        """Plane values set to 0 by the last prune (for logs and tests)."""
         self._density_params = [*model.matrices, *model.biases, *model.factors]
         if config.fit_only:
             for p in self._density_params:
@@ -235,8 +235,8 @@ class JointRateHook:
                 if not real_symbols:
                     y_hat = y + noise
                 else:
-                    # P-frames (and `key_rate_kinds`): the real symbol's bits, with a gradient only where the symbol is
-                    # non-zero. Uniform noise gave every residual, even one with no photometric
+                    # P-frames (and `key_rate_kinds`): the real symbol's bits, with a gradient
+                    # only where the symbol is non-zero. Uniform noise gave every residual, even one with no photometric
                     # gradient, a random-sign rate gradient that Adam scales up to ~lr per step:
                     # measured on figure128 (docs/RATE.md) 2.2x the P-frame bytes and -2 dB.
                     live = torch.round(y.detach()) != 0

@@ -2,8 +2,8 @@
 
 The renderer samples only inside occupied cells (codec/field/occupancy.py). A texel j of a plane
 level with m texels per side enters a sample at coordinate u (in [0, 1]) only through its
-bilinear hat, ``|u - j / (m - 1)| < 1 / (m - 1)`` (also after composition onto finer lattices:
-upsampling keeps the hat). Plane xy is indexed [y][x], xz [z][x], yz [z][y]; the occupancy grid
+bilinear hat, ``|u - j / (m - 1)| < 1 / (m - 1)`` (also after composition onto a nested finer
+lattice, which keeps the hat exactly). Plane xy is indexed [y][x], xz [z][x], yz [z][y]; the occupancy grid
 [z][y][x]. Composition resamples each level onto the next lattice: when that lattice does not
 contain the previous one, the hat widens by one target texel (`_resample_spread`). So a texel
 is *seen* at LOD k >= its level when some occupied cell of LOD k, projected
@@ -26,7 +26,7 @@ def _overlap(m: int, cells: int, margin: float, device: torch.device) -> torch.T
     return ((c0[None, :] < hi[:, None]) & (c1[None, :] > lo[:, None])).to(torch.float32)
 
 
-def _resample_spread(plane_res, lvl: int, lod: int) -> float:  # noqa: ANN001
+def _resample_spread(plane_res: list[int] | tuple[int, ...], lvl: int, lod: int) -> float:
     """Extra reach, in texels of level `lvl`, that composing onto LOD `lod` adds: each bilinear
     resampling onto a lattice that does not contain the previous one (m_j - 1 not dividing
     m_{j+1} - 1) widens a hat by one target texel; nested resamplings are exact."""
