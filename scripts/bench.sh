@@ -12,6 +12,7 @@ clip=assets/sample.fcv
 xrun=()
 [ -z "${DISPLAY:-}" ] && xrun=(xvfb-run -a -s "-screen 0 1280x1024x24 +extension GLX")
 $fc bench field --json --out "$out/field.json" >/dev/null
+$fc bench encode --json --out "$out/encode.json" >/dev/null
 $fc bench codec --json --clip "$clip" --out "$out/codec.json" >/dev/null
 $fc bench render "$clip" --json --out "$out/render.json" >/dev/null
 $fc bench decode "$clip" --json --out "$out/decode.json" >/dev/null

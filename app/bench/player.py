@@ -4,14 +4,15 @@ Opens the real player window (needs an X server: run under `xvfb-run -a` with
 QT_QPA_PLATFORM=xcb when headless), sizes the viewport to each requested square, plays the clip
 looping at the target fps and moves the quality slider once a second, hopping across tracks and
 levels. Reports frames presented per second, dropped frames, decode/render times and the worst
-catch-up time (request to first frame shown at the new point). ``--long-frames N`` adds a long
-loop: RSS after warm-up vs at the end, and the GL object count.
+catch-up time (request to first frame shown at the new point) and the process's peak RSS.
+``--long-frames N`` adds a long loop: RSS after warm-up vs at the end, and the GL object count.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -162,4 +163,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "stalled": stalled,
             }
         win.close()
+    # The process's high-water mark: everything above, warm-up and GL resources included.
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result

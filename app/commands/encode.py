@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-steps", type=int, default=None, help="I-frame steps (default: preset)")
     parser.add_argument("--p-steps", type=int, default=None, help="P-frame steps (default: preset)")
     parser.add_argument("--downscale", type=int, default=None, help="image downscale (default: preset)")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="also write a JSON report: per-frame training seconds (wall, CPU), "
+                        "coding and scoring seconds, file size, every operating point")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,4 +93,31 @@ def run(args: argparse.Namespace) -> int:
     for (r, lv), m in sorted(result.metrics.items()):
         kb = result.layout.point_bytes(r, lv) / result.encoded.header.frames / 1024
         print(f"  track {r} level {lv + 1}: {kb:8.2f} KB/frame  PSNR {m['psnr']:.2f}  SSIM {m['ssim']:.4f}")
+    if args.report is not None:
+        _write_report(args.report, result, settings)
     return 0
+
+
+def _write_report(path: Path, result, settings) -> None:
+    """The encode's figures as JSON (written atomically, like the clip)."""
+    import json
+    import os
+
+    h = result.encoded.header
+    report = {
+        "output": str(result.path),
+        "file_bytes": len(result.layout.data),
+        "settings": settings.to_dict(),
+        "frames": h.frames,
+        "seconds": result.seconds,
+        "trained_frames": result.frame_log,
+        "operating_points": [
+            {"track": r, "level": lv + 1,
+             "bytes_per_frame": result.layout.point_bytes(r, lv) / h.frames, **m}
+            for (r, lv), m in sorted(result.metrics.items())
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, path)

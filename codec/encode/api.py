@@ -69,6 +69,8 @@ class EncodeResult:
     metrics: dict[tuple[int, int], dict[str, float]]
     seconds: dict[str, float] = field(default_factory=dict)
     chains: list[GofChains] | None = None
+    frame_log: list[dict[str, Any]] = field(default_factory=list)
+    """Per trained frame: id, I/P, steps, wall and CPU seconds (empty for saved chains)."""
 
 
 def _compact(obj: Any) -> Any:
@@ -243,4 +245,5 @@ def encode_dataset(
         bar.close()
     result.seconds["train"] = t_train
     result.chains = chains
+    result.frame_log = list(train_info.get("frames", []))
     return result

@@ -73,7 +73,8 @@ def train_chains(
     """Train every GoF with codec.train's `GoFTrainer` (checkpoint per GoF in `work_dir`,
     mid-frame included, the rate hook's state with it) and return the float chains, the field
     shape and info (``rate_model_bytes_per_track``: the learned model's estimate of the real
-    symbols, to compare with the coded bytes). ``interrupt_after`` stops (checkpoint saved,
+    symbols, to compare with the coded bytes; ``frames``: per trained frame its id, I or P, steps,
+    wall and CPU seconds, for `fieldcast bench encode`). ``interrupt_after`` stops (checkpoint saved,
     `codec.train.gof.Interrupted` raised) after that many steps of the first GoF: for tests."""
     from codec.train.config import preset as get_preset
 
@@ -114,6 +115,7 @@ def train_chains(
     ids = dataset.frame_ids
     chains: list[GofChains] = []
     estimates: np.ndarray | None = None
+    frame_log: list[dict[str, Any]] = []
     n_gofs = -(-frames // gof)
     for g in range(n_gofs):
         gframes = [ids[t] for t in range(g * gof, min(frames, (g + 1) * gof))]
@@ -145,11 +147,16 @@ def train_chains(
                            f"{fr.train_psnr:.2f} dB, {fr.seconds:.1f} s")
             tqdm.write(f"  GoF {g + 1}: {_frame_kb(gof_chains.density, gof_chains.planes, steps):.1f}"
                        " KB for its last frame (highest track)")
+        frame_log += [
+            {"frame": fr.frame_id, "key": fr.is_key, "steps": fr.steps, "seconds": fr.seconds,
+             "cpu_seconds": fr.cpu_seconds}
+            for fr in result.frames
+        ]
         if hook is not None:
             est = estimate_bits(model.cpu(), gof_chains, steps) / 8
             estimates = est if estimates is None else estimates + est
         chains.append(gof_chains)
-    info: dict[str, Any] = {}
+    info: dict[str, Any] = {"frames": frame_log}
     if estimates is not None:
         info["rate_model_bytes_per_track"] = [float(x) for x in estimates]
     return chains, field_cfg, info
