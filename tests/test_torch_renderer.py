@@ -10,24 +10,14 @@ import torch
 from codec.field.compose import compose_density, compose_planes
 from codec.field.config import FieldConfig
 from codec.field.grids import FrameGrids
-from codec.field.mlp import init_mlp
+from codec.field.synthetic import blob_grids
 from codec.render.torch_renderer import ray_box, render_frame, render_rays
 
 CFG = FieldConfig.nested(4, density_base=8, plane_base=8, channels=4, hidden=(16,))
 
 
 def _blob_grids(seed: int = 0) -> FrameGrids:
-    g = torch.Generator().manual_seed(seed)
-    dens, planes = [], []
-    for lvl, (n, m) in enumerate(zip(CFG.density_res, CFG.plane_res)):
-        x = torch.linspace(-1, 1, n)
-        zz, yy, xx = torch.meshgrid(x, x, x, indexing="ij")
-        r = (xx**2 + (yy * 1.3) ** 2 + zz**2).sqrt()
-        base = 30 * (0.55 - r) if lvl == 0 else torch.zeros_like(r)
-        dens.append(base + 0.5 * torch.randn(n, n, n, generator=g))
-        planes.append(torch.randn(3, CFG.channels, m, m, generator=g))
-    mlp = init_mlp(CFG.feature_dim + CFG.view_dim, CFG.hidden, g)
-    return FrameGrids(dens, planes, mlp, torch.tensor([[-1.0] * 3, [1.0] * 3]), CFG.render)
+    return blob_grids(CFG, seed)
 
 
 def _rays(n: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,7 +34,7 @@ from ..errors import FieldCastError
 from .baseline_h265 import DEFAULT_CRFS, H265Config
 from .chains_io import chains_to_sequence, load_chains, save_chains
 from .measure import ViewSet
-from .points import clip_points, h265_points, unquantized_point
+from .points import FloatClip, clip_points, h265_points, unquantized_point
 from .results import (
     FIXED_RATE,
     FULL,
@@ -367,29 +367,18 @@ class Evaluation:
         seq, gof_of = chains_to_sequence(outcome.chains)
         header = _clip_header(outcome.clip)
         cfg = H265Config(crfs=self.cfg.crfs, preset=self.cfg.x265_preset)
-        pts = h265_points(
+        clip = FloatClip(
             seq,
             [ch.mlp for ch in outcome.chains],
             gof_of,
             torch.tensor(header.aabb, dtype=torch.float32),
             header.render,
-            self.test,
-            self.train,
-            self.device,
-            cfg,
-            self.work / POST_TRAINING,
-            self.progress,
+        )
+        pts = h265_points(
+            clip, self.test, self.train, self.device, cfg, self.work / POST_TRAINING, self.progress
         )
         ref = unquantized_point(
-            seq,
-            [ch.mlp for ch in outcome.chains],
-            gof_of,
-            torch.tensor(header.aabb, dtype=torch.float32),
-            header.render,
-            self.test,
-            self.train,
-            self.device,
-            self.work / POST_TRAINING / "points",
+            clip, self.test, self.train, self.device, self.work / POST_TRAINING / "points"
         )
         best = max(pts, key=lambda p: p.psnr_test)
         settings = {

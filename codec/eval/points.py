@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -107,34 +107,35 @@ def clip_points(
     return out
 
 
-def sequence_grids(
-    seq: GridSequence,
-    mlps: list[list[tuple[torch.Tensor, torch.Tensor]]],
-    gof_of: list[int],
-    aabb: torch.Tensor,
-    params: RenderParams,
-    device: torch.device,
-) -> Callable[[int], FrameGrids]:
-    """Frame t of a float `GridSequence` as FrameGrids (rendered with its GoF's MLP)."""
+@dataclass(frozen=True)
+class FloatClip:
+    """A float (uncoded) clip: its grid sequence and what renders it (MLP per GoF, box, maths)."""
 
-    def grids(t: int) -> FrameGrids:
-        return FrameGrids(
-            [torch.from_numpy(d).to(device) for d in seq.density[t]],
-            [torch.from_numpy(p).to(device) for p in seq.planes[t]],
-            [(w.to(device), b.to(device)) for w, b in mlps[gof_of[t]]],
-            aabb.to(device),
-            params,
-        )
+    seq: GridSequence
+    mlps: list[list[tuple[torch.Tensor, torch.Tensor]]]
+    gof_of: list[int]
+    """GoF index of every frame (which MLP renders it)."""
+    aabb: torch.Tensor
+    params: RenderParams
 
-    return grids
+    def grids(self, device: torch.device, seq: GridSequence | None = None) -> Callable[[int], FrameGrids]:
+        """Frame t of `seq` (default: the clip's own) as FrameGrids, rendered with its GoF's MLP."""
+        seq = self.seq if seq is None else seq
+
+        def grids(t: int) -> FrameGrids:
+            return FrameGrids(
+                [torch.from_numpy(d).to(device) for d in seq.density[t]],
+                [torch.from_numpy(p).to(device) for p in seq.planes[t]],
+                [(w.to(device), b.to(device)) for w, b in self.mlps[self.gof_of[t]]],
+                self.aabb.to(device),
+                self.params,
+            )
+
+        return grids
 
 
 def unquantized_point(
-    seq: GridSequence,
-    mlps: list[list[tuple[torch.Tensor, torch.Tensor]]],
-    gof_of: list[int],
-    aabb: torch.Tensor,
-    params: RenderParams,
+    clip: FloatClip,
     test: ViewSet,
     train: ViewSet | None,
     device: torch.device,
@@ -142,6 +143,7 @@ def unquantized_point(
 ) -> RDPoint:
     """The float field itself (no coding): the ceiling the baseline's best point is held to.
     Its bytes are the float32 grids + MLPs, for reference only."""
+    seq = clip.seq
     raw = sum(
         4 * (d.size + p.size) for f_d, f_p in zip(seq.density, seq.planes) for d, p in zip(f_d, f_p)
     )
@@ -150,7 +152,7 @@ def unquantized_point(
         "float",
         lambda: _score(
             "float",
-            sequence_grids(seq, mlps, gof_of, aabb, params, device),
+            clip.grids(device),
             test,
             train,
             (raw + seq.mlp_bytes) / seq.frames,
@@ -160,11 +162,7 @@ def unquantized_point(
 
 
 def h265_points(
-    seq: GridSequence,
-    mlps: list[list[tuple[torch.Tensor, torch.Tensor]]],
-    gof_of: list[int],
-    aabb: torch.Tensor,
-    params: RenderParams,
+    clip: FloatClip,
     test: ViewSet,
     train: ViewSet | None,
     device: torch.device,
@@ -182,16 +180,16 @@ def h265_points(
 
         def make(crf=crf, idx=idx, label=label) -> RDPoint:
             one = replace(cfg, crfs=(crf,))
-            point = next(run_baseline(seq, one, cache / "streams" if cache else None))
+            point = next(run_baseline(clip.seq, one, cache / "streams" if cache else None))
             assert point.decoded is not None
             return _score(
                 label,
-                sequence_grids(point.decoded, mlps, gof_of, aabb, params, device),
+                clip.grids(device, point.decoded),
                 test,
                 train,
                 point.bytes_per_frame(),
                 track=idx,
-                level=seq.levels,
+                level=clip.seq.levels,
                 full_lod=True,
                 extra={
                     "crf": crf,

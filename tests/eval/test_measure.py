@@ -10,26 +10,14 @@ from codec.data.dataset import load_dataset, write_dataset
 from codec.eval.measure import ViewSet, measure_point, render_view
 from codec.field.config import FieldConfig
 from codec.field.grids import FrameGrids
-from codec.field.mlp import init_mlp
+from codec.field.synthetic import blob_grids
 
 CFG = FieldConfig.nested(2, density_base=8, plane_base=8, channels=4, hidden=(16,))
 AABB = torch.tensor([[-1.0] * 3, [1.0] * 3])
 
 
 def _grids(seed: int, noise: float = 0.0) -> FrameGrids:
-    g = torch.Generator().manual_seed(seed)
-    dens, planes = [], []
-    for lvl, (n, m) in enumerate(zip(CFG.density_res, CFG.plane_res)):
-        x = torch.linspace(-1, 1, n)
-        zz, yy, xx = torch.meshgrid(x, x, x, indexing="ij")
-        r = (xx**2 + (yy * 1.3) ** 2 + zz**2).sqrt()
-        base = 30 * (0.55 - r) if lvl == 0 else torch.zeros_like(r)
-        dens.append(base + 0.5 * torch.randn(n, n, n, generator=g))
-        planes.append(torch.randn(3, CFG.channels, m, m, generator=g))
-    mlp = init_mlp(CFG.feature_dim + CFG.view_dim, CFG.hidden, torch.Generator().manual_seed(99))
-    if noise:
-        planes = [p + noise * torch.randn(p.shape, generator=g) for p in planes]
-    return FrameGrids(dens, planes, mlp, AABB, CFG.render)
+    return blob_grids(CFG, seed, noise)
 
 
 def test_measure_scores_the_true_field_best(tmp_path) -> None:
