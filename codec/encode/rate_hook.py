@@ -102,6 +102,15 @@ class JointRateConfig:
     frame's training is untouched)."""
     prune_margin: int = 1
     """Texels within this many texels of a seen one are kept (room for the GoF's motion)."""
+    prune_density: bool = False
+    """At every frame's last step, reset the finest density level where no occupied cell of the
+    full LOD reads it and the reset keeps the composed value `density_margin` under the
+    occupancy threshold in the float chain and in every track (`unseen.prunable_density`):
+    to 0 on the I-frame, to the previous frame's value (a zero residual) on P-frames. Mostly
+    the negative values the trainer's hull carving writes outside the hull. Needs the
+    occupancy geometry (`bind(..., geometry=(aabb, render))`)."""
+    density_margin: float = 1.0
+    """Raw-density margin under the occupancy threshold kept by `prune_density`."""
     zero_blocks: bool = True
     """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
     those blocks with a flag (docs/FORMAT.md §5)."""
@@ -120,6 +129,10 @@ class JointRateHook:
         self._restored: int | None = None
         self._prev: dict[tuple[str, int, int], torch.Tensor] = {}
         self.occupancy: dict[int, torch.Tensor] | None = None
+        self.geometry = None
+        """(aabb, RenderParams) of the clip, for `prune_density`."""
+        self.pruned_density = 0
+        """Finest-level density values reset by the last `prune_density`."""
         self.pruned = 0
         """Plane values set to 0 by the last prune (for logs and tests)."""
         self._frame_steps: int | None = None
@@ -133,12 +146,16 @@ class JointRateHook:
                 p.requires_grad_(False)
 
     # -- protocol --------------------------------------------------------------------------------
-    def bind(self, params, occupancy: dict[int, torch.Tensor] | None = None) -> None:  # noqa: ANN001
-        """The frame's LevelParams (base tensors; codec.train.params, duck-typed) and, for
-        `prune_unseen`, the frame trainer's live occupancy dict (LOD -> cells); call before
-        the frame's first step."""
+    def bind(
+        self, params, occupancy: dict[int, torch.Tensor] | None = None, geometry=None  # noqa: ANN001
+    ) -> None:
+        """The frame's LevelParams (base tensors; codec.train.params, duck-typed), for
+        `prune_unseen` the frame trainer's live occupancy dict (LOD -> cells) and for
+        `prune_density` the clip's (aabb, RenderParams); call before the frame's first step."""
         self.params = params
         self.occupancy = occupancy
+        if geometry is not None:
+            self.geometry = geometry
         self._prev.clear()
 
     def prepare_frame(self, frame_index: int, is_key: bool) -> None:
@@ -209,6 +226,8 @@ class JointRateHook:
         )
         if self._prune_now(step_fraction):
             self._prune_unseen()
+        if cfg.prune_density and self.geometry is not None and self._last_step(step_fraction):
+            self._prune_density()
         masks = self._block_masks(deltas) if cfg.zero_blocks or cfg.refit_every else {}
         if cfg.refit_every and (self.counter % cfg.refit_every == 0
                                 or self._last_step(step_fraction)):
@@ -278,6 +297,27 @@ class JointRateHook:
             delta[drop] = -self.params.base_planes[lvl][drop]
             count += int(drop.sum())
         self.pruned = count
+
+    @torch.no_grad()
+    def _prune_density(self) -> None:
+        """The finest density level := 0 (I-frame) or its previous value (P-frame: delta := 0)
+        where `prunable_density` allows it."""
+        from .unseen import density_threshold, prunable_density
+
+        assert self.params is not None
+        p = self.params
+        levels = [b + d for b, d in zip(p.base_density, p.delta_density)]
+        aabb, render = self.geometry
+        thr = density_threshold(aabb.detach().cpu().double(), levels[-1].shape[-1], render)
+        steps = [[float(self.model.step(lv, r)[0]) for lv in range(len(levels))]
+                 for r in range(self.model.tracks)]
+        previous = None if self.is_key else p.base_density[-1].detach().cpu()
+        mask = prunable_density([v.detach().cpu() for v in levels], thr, steps,
+                                self.config.density_margin, previous).to(levels[-1].device)
+        delta = p.delta_density[-1]
+        target = -p.base_density[-1] if self.is_key else torch.zeros_like(delta)
+        self.pruned_density = int((mask & (delta != target)).sum())
+        delta[mask] = target[mask]
 
     def _last_step(self, step_fraction: float) -> bool:
         """The frame's last step (the trainer passes step / steps): the densities are refitted

@@ -175,7 +175,9 @@ def _hooked_trainer_class():
                 hook.prepare_frame(index, index == 0 or not self.cfg.residuals)
             out = super()._make_trainer(index)
             if isinstance(hook, JointRateHook):
-                hook.bind(out[0].params, getattr(out[0], "occupancy", None))
+                frame = out[0]
+                geometry = (frame.aabb, frame.field.render) if hasattr(frame, "aabb") else None
+                hook.bind(frame.params, getattr(frame, "occupancy", None), geometry)
             return out
 
     return HookedGoFTrainer

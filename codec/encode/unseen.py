@@ -13,6 +13,8 @@ rate term's optimum there is the zero symbol (`JointRateHook` sets them to 0).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -62,3 +64,59 @@ def seen_texels(
             acc = seen if acc is None else acc | seen
         out.append(acc.cpu())
     return out
+
+
+def density_threshold(aabb: torch.Tensor, n: int, params) -> float:  # noqa: ANN001
+    """The raw composed density at which a sample on an n-point lattice becomes occupied:
+    ``softplus(d + shift) * step(n) >= occupancy_threshold`` (codec/field/occupancy.py)."""
+    from codec.field.occupancy import step_size
+
+    step = step_size(aabb, n, params)
+    return math.log(math.expm1(params.occupancy_threshold / step)) - params.density_shift
+
+
+@torch.no_grad()
+def prunable_density(
+    levels: list[torch.Tensor],
+    threshold: float,
+    steps: list[list[float]],
+    margin: float,
+    previous: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Bool (n, n, n) mask of the finest density level's points whose value can be replaced
+    without changing any occupancy: by 0 on an I-frame, by ``previous`` (the level's value in
+    the previous frame, i.e. a zero residual) on a P-frame. A point qualifies when no occupied
+    cell of the full LOD has it as a corner and, with the replacement, the composed value stays
+    ``margin`` under the threshold, both in the float chain and in every track's decoded grid
+    (``steps[r][l]``: track r's density step of level l; decoded = round(F / s) * s, the
+    closed loop's value).
+
+    The finest level enters only the full LOD, at its own lattice points, and a cell is
+    occupied when one of its 8 corners reaches the threshold (codec/field/occupancy.py): so
+    such a point keeps every cell around it empty.
+    """
+    from codec.field.compose import compose_density, upsample_density
+
+    fine = levels[-1]
+    n = fine.shape[-1]
+    occupied = compose_density(levels) >= threshold
+    cell = occupied[1:] | occupied[:-1]
+    cell = cell[:, 1:] | cell[:, :-1]
+    cell = cell[:, :, 1:] | cell[:, :, :-1]
+    corner = torch.zeros_like(occupied)
+    for a in (0, 1):
+        for b in (0, 1):
+            for c in (0, 1):
+                corner[a:n - 1 + a, b:n - 1 + b, c:n - 1 + c] |= cell
+    zero = torch.zeros_like(fine)
+    replacement = zero if previous is None else previous
+
+    def coarse(values: list[torch.Tensor]) -> torch.Tensor:
+        return upsample_density(compose_density(values), n) if values else zero
+
+    ok = ~corner & (coarse(levels[:-1]) + replacement < threshold - margin)
+    for track in steps:
+        decoded = [torch.round(v / s) * s for v, s in zip(levels[:-1], track)]
+        rep = zero if previous is None else torch.round(previous / track[-1]) * track[-1]
+        ok &= coarse(decoded) + rep < threshold - margin
+    return ok

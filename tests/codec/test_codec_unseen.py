@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from codec.encode.rate_hook import JointRateConfig, JointRateHook
-from codec.encode.unseen import seen_texels
+from codec.encode.unseen import density_threshold, prunable_density, seen_texels
 from codec.entropy.rate_model import RateConfig, RateModel
 from codec.field.compose import compose_density, compose_planes
 from codec.field.config import FieldConfig
@@ -104,3 +104,83 @@ def test_hook_zeroes_unseen_plane_values_on_the_i_frame_only() -> None:
     hook.bind(p_params, occ)
     hook.loss({("planes", i): p_params.delta_planes[i] for i in range(2)}, 0.0)
     assert all((d == 0.5).all() for d in p_params.delta_planes)
+
+
+def _carved_scene(gen: torch.Generator) -> list[torch.Tensor]:
+    """A blob, and a finest level carrying the negative values hull carving writes in empty
+    space (plus noise): the case `prunable_density` is for."""
+    d0 = torch.full((5, 5, 5), -11.0)  # the threshold is about -8.4 on this lattice
+    d0[1:3, 2:4, 1:3] = 6.0
+    d1 = 0.3 * torch.randn(9, 9, 9, generator=gen)
+    d1[6:, :, :] -= 3.0 + torch.rand(3, 9, 9, generator=gen)
+    return [d0, d1]
+
+
+def _occupied(levels: list[torch.Tensor], decode: list[float] | None = None) -> torch.Tensor:
+    if decode is not None:
+        levels = [torch.round(v / s) * s for v, s in zip(levels, decode)]
+    comp = compose_density(levels)
+    return occupancy_grid(comp, step_size(AABB, comp.shape[-1], FIELD.render), FIELD.render)
+
+
+@pytest.mark.parametrize("previous", [False, True])
+def test_pruned_density_leaves_every_occupancy_unchanged(previous: bool) -> None:
+    gen = torch.Generator().manual_seed(5)
+    levels = _carved_scene(gen)
+    steps = [[4.0, 2.0], [1.0, 0.5]]
+    thr = density_threshold(AABB, 9, FIELD.render)
+    prev = levels[1] + 0.2 * torch.randn(9, 9, 9, generator=gen) if previous else None
+    mask = prunable_density(levels, thr, steps, margin=1.0, previous=prev)
+    assert mask.float().mean() > 0.2, "the carved empty space should be prunable"
+    assert not mask.all()
+    replacement = torch.zeros(9, 9, 9) if prev is None else prev
+    pruned = [levels[0], torch.where(mask, replacement, levels[1])]
+    assert not torch.equal(pruned[1], levels[1])
+    assert torch.equal(_occupied(pruned), _occupied(levels))
+    for track in steps:
+        # The decoded track codes the replacement (0, or the previous frame's value: a zero
+        # residual), so its occupancy is the one of the decoded pruned grid.
+        assert torch.equal(_occupied(pruned, track), _occupied(levels, track))
+    # Points next to an occupied cell are never touched.
+    corner_points = compose_density(levels) >= thr
+    assert not (mask & corner_points).any()
+
+
+def test_hook_prunes_the_finest_density_at_the_frame_end_only() -> None:
+    gen = torch.Generator().manual_seed(6)
+    levels = _carved_scene(gen)
+    planes = [torch.randn(3, 2, m, m, generator=gen) for m in FIELD.plane_res]
+    model = RateModel(2, 3, RateConfig(tracks=2))
+    hook = JointRateHook(model, JointRateConfig(rate_samples=64, prune_density=True,
+                                                prune_unseen=False))
+    params = SimpleNamespace(
+        base_density=[torch.zeros_like(d) for d in levels], base_planes=planes,
+        delta_density=[d.clone().requires_grad_(True) for d in levels],
+        delta_planes=[torch.zeros_like(p).requires_grad_(True) for p in planes],
+    )
+    hook.begin_frame(0, is_key=True)
+    hook.bind(params, _occupancy(levels), (AABB, FIELD.render))
+    deltas = {("density", i): params.delta_density[i] for i in range(2)}
+    hook.loss(deltas, 0.0)
+    assert torch.equal(params.delta_density[1], levels[1]), "not the last step: untouched"
+    hook.loss(deltas, 0.5)  # step 1 of 2: the last one
+    steps = [[float(model.step(lv, r)[0]) for lv in range(2)] for r in range(2)]
+    mask = prunable_density(levels, density_threshold(AABB, 9, FIELD.render), steps, 1.0)
+    fine = params.delta_density[1].detach()
+    assert mask.any() and (fine[mask] == 0).all() and torch.equal(fine[~mask], levels[1][~mask])
+    assert hook.pruned_density == int((levels[1][mask] != 0).sum())
+    # A P-frame keeps its previous values there: the residual becomes 0.
+    hook.begin_frame(1, is_key=False)
+    base = [lv.detach().clone() for lv in params.delta_density]
+    p_params = SimpleNamespace(
+        base_density=base, base_planes=planes,
+        delta_density=[torch.full_like(d, -0.3).requires_grad_(True) for d in base],
+        delta_planes=[torch.zeros_like(p).requires_grad_(True) for p in planes],
+    )
+    hook.bind(p_params, _occupancy(levels))
+    p_deltas = {("density", i): p_params.delta_density[i] for i in range(2)}
+    hook.loss(p_deltas, 0.0)
+    hook.loss(p_deltas, 0.5)
+    residual = p_params.delta_density[1].detach()
+    assert (residual == 0).any() and ((residual == 0) | (residual == -0.3)).all()
+    assert (p_params.delta_density[0].detach() == -0.3).all(), "coarser levels untouched"
