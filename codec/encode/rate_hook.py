@@ -59,6 +59,9 @@ class JointRateConfig:
     already make the residuals sparse, and the rate term on top cost 2.4-3.6 dB on the finest
     track's P-frames for ~10 % fewer P bytes (equal-PSNR ratio 1.26-2.97x -> 0.80-1.83x at
     tracks 1-3 without it). The P densities are still refitted (the rate estimate)."""
+    p_rate_kinds: tuple[str, ...] = ("density", "planes")
+    """Kinds whose P-frame residuals the rate term prices (with `p_rate_weight`); the others'
+    P-frame rate is left out of the loss (their densities are still refitted)."""
     float_share: float = 0.5
     """Share of steps whose photometric loss sees the float chain itself (no simulated
     quantization); the other steps cycle over the tracks with straight-through rounding.
@@ -233,6 +236,8 @@ class JointRateHook:
                                 or self._last_step(step_fraction)):
             self._refit(deltas, masks)
         for (kind, level), delta in deltas.items():
+            if not self.is_key and (kind not in cfg.p_rate_kinds or cfg.p_rate_weight == 0):
+                continue  # no P-frame rate gradient (a zero weight: skip the work too)
             base = self._base(kind, level)
             flat = self._sample_index(kind, delta, gen)  # (channels, k) into the flat tensor
             chans, k = flat.shape

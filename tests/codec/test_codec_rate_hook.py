@@ -123,3 +123,25 @@ def test_qat_start_keeps_early_steps_on_the_float_chain_and_survives_a_checkpoin
         seen.append(hook.quantized_step)
         hook.loss(deltas, i / steps)
     assert seen == [False] * 5 + [True] * 5
+
+
+def test_p_rate_kinds_price_only_the_chosen_kinds_of_p_frames() -> None:
+    gen = torch.Generator().manual_seed(7)
+    f_prev = (torch.randn(9, 9, 9, generator=gen), torch.randn(3, 2, 9, 9, generator=gen))
+    grads = {}
+    for kinds, weight in ((("planes",), 1e-3), (("density", "planes"), 1e-3), (("planes",), 0.0)):
+        model = RateModel(1, 3, RateConfig(tracks=2))
+        hook = JointRateHook(model, JointRateConfig(rate_samples=0, p_rate_weight=weight,
+                                                    p_rate_kinds=kinds))
+        hook.begin_frame(1, is_key=False)
+        hook.bind(SimpleNamespace(base_density=[f_prev[0]], base_planes=[f_prev[1]]))
+        dd = (0.5 * torch.randn(9, 9, 9, generator=gen)).requires_grad_(True)
+        dp = (0.5 * torch.randn(3, 2, 9, 9, generator=gen)).requires_grad_(True)
+        loss = hook.loss({("density", 0): dd, ("planes", 0): dp}, 0.5)
+        if loss.requires_grad:
+            loss.backward()
+        grads[(kinds, weight)] = tuple(
+            0.0 if t.grad is None else float(t.grad.abs().sum()) for t in (dd, dp))
+    assert grads[(("planes",), 1e-3)][0] == 0.0 and grads[(("planes",), 1e-3)][1] > 0
+    assert all(g > 0 for g in grads[(("density", "planes"), 1e-3)])
+    assert grads[(("planes",), 0.0)] == (0.0, 0.0)
