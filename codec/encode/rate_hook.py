@@ -77,12 +77,15 @@ class JointRateConfig:
     every track (0.85-0.94x) and +0.15-0.26 dB at the fine tracks' full LOD (finest track's
     I-frame +0.8 dB), for -0.8 dB at the coarsest; equal-PSNR ratio 0.58/0.73/0.97/1.38 ->
     0.52/0.67/0.85/1.22."""
-    p_quantized: bool = False
-    """Simulate quantization on P-frames too (False: P-frames' photometric loss always sees the
-    float chain; the rate term still prices their residuals). Measured on figure128 (docs/RATE.md,
-    session 2): straight-through rounding of the cycling coarse tracks on P-frames moved the float
-    chain in steps the fine tracks then had to code, 2.4-3.5 dB under `--no-joint-rate` on the
-    P-frames of the finest track."""
+    p_quantized: bool = True
+    """Simulate quantization on P-frames too, like on the I-frame (False: P-frames' photometric
+    loss always sees the float chain). Measured on figure128 (docs/RATE.md, session 4, with
+    `ste_live_only` and the session-3 trainer): the P-frames of the coarse tracks inherit a
+    chain shaped for their rounding and keep it (track 0 P-frames +1.3 / +2.1 dB, track 1
+    +0.6 dB, fewer P bytes at every track), the finest track's P-frames -0.1 dB; equal-PSNR
+    ratio 0.83/0.68/0.74/1.10 -> 0.62/0.57/0.67/1.03 (with `prune_density`). In session 2
+    (before `ste_live_only`, older trainer) it cost the finest track's P-frames 0.3-0.8 dB
+    against the float-chain P-frames and was switched off."""
     key_rate_kinds: tuple[str, ...] = ("planes",)
     """Kinds ('density', 'planes') whose I-frame values get a rate gradient, priced like the
     P-frames' residuals: the real symbols' bits, a gradient only where the symbol is non-zero
@@ -105,7 +108,7 @@ class JointRateConfig:
     frame's training is untouched)."""
     prune_margin: int = 1
     """Texels within this many texels of a seen one are kept (room for the GoF's motion)."""
-    prune_density: bool = False
+    prune_density: bool = True
     """At every frame's last step, reset the finest density level where no occupied cell of the
     full LOD reads it and the reset keeps the composed value `density_margin` under the
     occupancy threshold in the float chain and in every track (`unseen.prunable_density`):
