@@ -53,15 +53,17 @@ class JointRateConfig:
     (docs/RATE.md), learned steps end ~1.5x finer than the initial ladder (λ_r·MSE outweighs
     γ·bits) and the joint file needed 1.2-1.3x the no-joint bytes at equal PSNR; with the
     initial ladder (the `--no-joint-rate` steps) it needed 0.65-0.94x."""
-    p_rate_weight: float | None = 0.0
-    """γ on P-frames (None = rate_weight). 0 by default: measured on figure128 with the
-    session-2 training defaults (docs/RATE.md), the trainer's residual L1 + proximal shrink
-    already make the residuals sparse, and the rate term on top cost 2.4-3.6 dB on the finest
-    track's P-frames for ~10 % fewer P bytes (equal-PSNR ratio 1.26-2.97x -> 0.80-1.83x at
-    tracks 1-3 without it). The P densities are still refitted (the rate estimate)."""
-    p_rate_kinds: tuple[str, ...] = ("density", "planes")
+    p_rate_weight: float | None = 1e-3
+    """γ on P-frames (None = rate_weight), for the kinds in `p_rate_kinds`; P densities are
+    refitted whatever it is (the rate estimate). Measured on figure128 (docs/RATE.md, session 4,
+    with `p_quantized` and planes only): 1e-3 cut the P-frames' plane bytes 26-38 % at tracks
+    1-3 for -0.17 to -0.26 dB on their P-frames (track 0 +0.3 dB); equal-PSNR ratio
+    0.62/0.57/0.67/1.03 -> 0.59/0.54/0.63/0.98. Session 2 (density and planes, older
+    trainer, no `p_quantized`) had measured it at -2.4 to -3.6 dB and switched it off."""
+    p_rate_kinds: tuple[str, ...] = ("planes",)
     """Kinds whose P-frame residuals the rate term prices (with `p_rate_weight`); the others'
-    P-frame rate is left out of the loss (their densities are still refitted)."""
+    P-frame rate is left out of the loss (their densities are still refitted). Density is left
+    out: its real-symbol pricing cost the I-frame 1.7 dB at the finest track (session 4, jD)."""
     float_share: float = 0.5
     """Share of steps whose photometric loss sees the float chain itself (no simulated
     quantization); the other steps cycle over the tracks with straight-through rounding.
@@ -82,7 +84,7 @@ class JointRateConfig:
     loss always sees the float chain). Measured on figure128 (docs/RATE.md, session 4, with
     `ste_live_only` and the session-3 trainer): the P-frames of the coarse tracks inherit a
     chain shaped for their rounding and keep it (track 0 P-frames +1.3 / +2.1 dB, track 1
-    +0.6 dB, fewer P bytes at every track), the finest track's P-frames -0.1 dB; equal-PSNR
+    +0.6 dB, P plane bytes -12 to -16 % at tracks 1-3), the finest track's P-frames -0.1 dB; equal-PSNR
     ratio 0.83/0.68/0.74/1.10 -> 0.62/0.57/0.67/1.03 (with `prune_density`). In session 2
     (before `ste_live_only`, older trainer) it cost the finest track's P-frames 0.3-0.8 dB
     against the float-chain P-frames and was switched off."""

@@ -63,7 +63,8 @@ def test_fixed_ladder_keeps_the_steps_and_still_prices_the_residuals() -> None:
     from codec.encode.rate_hook import JointRateConfig, JointRateHook
 
     model = RateModel(1, 2, RateConfig(tracks=2))
-    hook = JointRateHook(model, JointRateConfig(train_steps=False, p_rate_weight=None))
+    hook = JointRateHook(model, JointRateConfig(
+        train_steps=False, p_rate_weight=None, p_rate_kinds=("density", "planes")))
     hook.prepare_frame(0, is_key=True)
     assert not model.log_gain.requires_grad and hook.parameters() == []
     params = SimpleNamespace(base_density=[torch.zeros(9, 9, 9)], base_planes=[torch.zeros(3, 1, 9, 9)])

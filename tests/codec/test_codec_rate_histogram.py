@@ -96,8 +96,8 @@ def test_p_densities_cover_every_p_frame_and_the_estimate_matches_the_coder() ->
 
 def test_float_share_alternates_float_and_cycled_quantized_tracks() -> None:
     model = RateModel(1, 2, RateConfig(tracks=3))
-    hook = JointRateHook(model, JointRateConfig(float_share=0.5, p_rate_weight=None,
-                                                p_quantized=False))
+    hook = JointRateHook(model, JointRateConfig(
+        float_share=0.5, p_rate_weight=None, p_rate_kinds=("density", "planes"), p_quantized=False))
     hook.prepare_frame(0, is_key=True)
     hook.bind(SimpleNamespace(base_density=[torch.zeros(5, 5, 5)], base_planes=[torch.zeros(3, 1, 5, 5)]))
     delta = torch.randn(5, 5, 5, generator=torch.Generator().manual_seed(7))
@@ -124,7 +124,8 @@ def test_float_share_alternates_float_and_cycled_quantized_tracks() -> None:
 
 def test_p_frame_rate_gradient_only_moves_non_zero_symbols() -> None:
     model = RateModel(1, 2, RateConfig(tracks=2))
-    hook = JointRateHook(model, JointRateConfig(rate_samples=0, p_rate_weight=None))
+    hook = JointRateHook(model, JointRateConfig(
+        rate_samples=0, p_rate_weight=None, p_rate_kinds=("density", "planes")))
     base = torch.randn(9, 9, 9, generator=torch.Generator().manual_seed(8))
     hook.prepare_frame(0, is_key=True)
     hook.bind(SimpleNamespace(base_density=[torch.zeros_like(base)], base_planes=[torch.zeros(3, 1, 9, 9)]))
