@@ -34,11 +34,21 @@ field_over = {k: tuple(v) if isinstance(v, list) else v for k, v in field_over.i
 if "render" in field_over:  # e.g. {"render": {"step_ratio": 1.0}}
     field_over["render"] = replace(pre.field.render, **field_over["render"])
 field = replace(pre.field, **field_over).validate() if field_over else pre.field
-cfg = pre.train.with_(**overrides)
-# The I-frame always trains with the preset's own settings: cache it per (preset, field).
-# Only the fields the I-frame reads enter the key (P-frame fields come and go between sessions).
+
+def _tuples(d: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+# KEY='{"level_weights_low": [0.5, 0.1, 0.1]}' changes the I-frame's own settings too (the
+# P-frames then train with them as well); the overrides apply on top.
+key_train = pre.train.with_(**_tuples(json.loads(os.environ.get("KEY", "{}"))))
+cfg = key_train.with_(**_tuples(overrides))
+# The I-frame trains with `key_train`: cache it per (I-frame settings, field). Only the fields
+# the I-frame reads enter the key (P-frame fields come and go between sessions), and optional
+# fields left at None stay out so adding one keeps old caches valid.
 P_ONLY = ("p_", "residual_", "motion_")
-key_cfg = {k: v for k, v in pre.train.to_dict().items() if not k.startswith(P_ONLY)}
+key_cfg = {k: v for k, v in key_train.to_dict().items()
+           if not k.startswith(P_ONLY) and not (k in ("level_weights_low",) and v is None)}
 setup = json.dumps([key_cfg, field.__dict__], sort_keys=True, default=str)
 Path("/tmp/exp").mkdir(exist_ok=True)
 keyfile = Path(f"/tmp/exp/key_{hashlib.sha1(setup.encode()).hexdigest()[:12]}.npz")
@@ -54,7 +64,7 @@ if keyfile.exists():
     tr.result.frames.append(FrameResult(0, True, dens, planes, seconds=float(z["sec"])))
 else:
     t = time.perf_counter()
-    sub = GoFTrainer(ds, [0], field, pre.train, "cpu", progress=False).run()
+    sub = GoFTrainer(ds, [0], field, key_train, "cpu", progress=False).run()
     fr = sub.frames[0]
     arrs = {f"d{i}": d.numpy() for i, d in enumerate(fr.density)}
     arrs.update({f"p{i}": p.numpy() for i, p in enumerate(fr.planes)})
@@ -79,12 +89,20 @@ if os.environ.get("STEP_COST"):
     sys.exit(0)
 views = list(ds.test_views)
 res = tr.run()
-out = {"overrides": overrides}
+out = {"overrides": overrides, "key_overrides": os.environ.get("KEY", "{}")}
 out["key"] = lod_psnr(res, 0, ds, views)
 out["copy_prev_on_1"] = view_psnr(res.grids(0), ds, 1, views)
 out["p"] = [lod_psnr(res, i, ds, views) for i in range(1, len(res.frames))]
 out["p_sec"] = [round(f.seconds, 1) for f in res.frames[1:]]
 out["p_cpu"] = [round(f.cpu_seconds, 1) for f in res.frames[1:]]
 out.update({k: round(v, 4) for k, v in residual_stats(res).items()})
+# Where the residual mass sits: per (kind, level) share of Σ|R| over the P-frames.
+mass = {}
+for f in res.frames[1:]:
+    for kind, rs in (("d", f.residual_density), ("p", f.residual_planes)):
+        for lvl, r in enumerate(rs or []):
+            mass[f"{kind}{lvl + 1}"] = mass.get(f"{kind}{lvl + 1}", 0.0) + float(r.abs().sum())
+total = sum(mass.values()) or 1.0
+out["r_mass_share"] = {k: round(v / total, 3) for k, v in mass.items()}
 out["gap"] = out["key"][-1] - float(np.mean([p[-1] for p in out["p"]]))
 print(json.dumps(out))

@@ -104,6 +104,8 @@ def trainer_arrays(trainer: FrameTrainer) -> dict[str, np.ndarray]:
     out["cur/generator"] = trainer.generator.get_state().numpy()
     for lod, occ in trainer.occupancy.items():
         out[f"cur/occupancy/{lod}"] = _np(occ)
+    if trainer.ray_error is not None:
+        out["cur/ray_error"] = _np(trainer.ray_error)
     return out
 
 
@@ -186,6 +188,8 @@ def load_checkpoint(path: Path, gof: GoFTrainer) -> Callable[[FrameTrainer], Non
         trainer.occupied_boxes = {
             lod: occupied_box(occ, trainer.aabb) for lod, occ in trainer.occupancy.items()
         }
+        if "cur/ray_error" in arrays:
+            trainer.ray_error = t("cur/ray_error")
         trainer.step = state["step"]
         trainer._ema = state["ema"]
         trainer.log.seconds = state["seconds"]

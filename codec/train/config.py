@@ -45,6 +45,12 @@ class TrainConfig:
     p_lr_final_ratio: float = 0.2
     """P-frames decay less than the I-frame: with 500 steps, decaying to 0.05 left ~0.7 dB of
     motion unlearned (docs/TRAINING.md)."""
+    p_lr_hold: float = 0.0
+    """P-frame learning rates stay at their base for this first fraction of the steps before
+    the exponential decay (0: decay from step 0)."""
+    p_warm_start: float = 0.0
+    """A P-frame's residual starts at this multiple of the previous P-frame's residual
+    (motion continuity: F_t ≈ F_{t-1} + w·R_{t-1}); 0 starts it at zero."""
     residual_l1: float = 0.01
     """Weight of the mean |R| penalty (HPC Eq. 13 / VRVVC L_res), per element mean over levels.
     Sets the sparsity/quality trade: 1e-4 left residual_ratio at 0.38, 0.1 cost 1.5 dB,
@@ -60,6 +66,10 @@ class TrainConfig:
     figure128 (where the whole figure moves) 0.5 -> 0.75 -> 1.0 gained +0.37 / +0.50 dB at
     equal steps; 1.0 beat 0.75 at equal CPU (docs/TRAINING.md, session 3). The carve to each
     frame's visual hull keeps the space no ray samples free of fog."""
+    p_error_ray_fraction: float = 0.0
+    """Share of a P-frame's motion rays drawn in proportion to each changed pixel's last
+    seen squared error (full-LOD renders; pixels not yet seen count as maximal), the rest
+    uniformly over the changed pixels. 0: uniform only."""
     motion_threshold: float = 0.02
     """A pixel 'changed' when max |ΔRGBA| exceeds this (before dilation)."""
     p_lift: bool = True
@@ -95,6 +105,11 @@ class TrainConfig:
     """α_l of the lower LODs on P-frames (None: `level_weight_low`). 0.1 spends more of a
     P-frame's steps on the full LOD: +0.55 dB there at equal steps on figure128, LODs 2-3 lose
     ~0.5 dB and every level still adds > 2 dB (docs/TRAINING.md, session 3)."""
+    level_weights_low: tuple[float, ...] | None = None
+    """Per-LOD α (index = LOD − 1) of the I-frame's lower LODs, replacing the one
+    `level_weight_low` (None: that one value for every lower LOD)."""
+    p_level_weights_low: tuple[float, ...] | None = None
+    """The same per-LOD α for P-frames (None: `p_level_weight_low`)."""
     tv_planes: float = 1e-3
     """Weight of a total-variation (mean squared neighbour difference) penalty on every
     trained level's planes; smooths features that 18 views leave under-constrained."""
@@ -130,14 +145,19 @@ class TrainConfig:
             raise ValueError("level_on_fraction and freeze_fraction must lie in [0, 1)")
         if self.level_on_fraction + self.freeze_fraction >= 1.0:
             raise ValueError("level_on_fraction + freeze_fraction must stay below 1")
-        if not 0.0 <= self.motion_ray_fraction <= 1.0:
-            raise ValueError("motion_ray_fraction must lie in [0, 1]")
+        if not 0.0 <= self.motion_ray_fraction <= 1.0 or not 0.0 <= self.p_error_ray_fraction <= 1.0:
+            raise ValueError("motion_ray_fraction and p_error_ray_fraction must lie in [0, 1]")
         if min(self.key_lr_density, self.key_lr_planes, self.key_lr_mlp) <= 0:
             raise ValueError("learning rates must be positive")
         if not (0.0 < self.lr_final_ratio <= 1.0 and 0.0 < self.p_lr_final_ratio <= 1.0):
             raise ValueError("lr_final_ratio and p_lr_final_ratio must lie in (0, 1]")
         if self.level_weight_low < 0 or (self.p_level_weight_low or 0) < 0:
             raise ValueError("level_weight_low and p_level_weight_low must be >= 0")
+        for weights in (self.level_weights_low, self.p_level_weights_low):
+            if weights is not None and (not weights or min(weights) < 0):
+                raise ValueError("level_weights_low / p_level_weights_low need values >= 0")
+        if not 0.0 <= self.p_lr_hold < 1.0 or self.p_warm_start < 0:
+            raise ValueError("p_lr_hold must lie in [0, 1) and p_warm_start be >= 0")
         if self.p_adam_eps <= 0 or not all(0.0 <= b < 1.0 for b in self.p_adam_betas):
             raise ValueError("p_adam_eps must be > 0 and p_adam_betas lie in [0, 1)")
         if self.residual_l1 < 0 or (self.residual_l1_planes or 0) < 0 or self.residual_prox < 0 \

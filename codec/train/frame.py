@@ -25,6 +25,11 @@ from .rays import FrameRays, targets_over
 from .render import occupied_box, render_train
 from .schedule import LevelSchedule
 
+UNSEEN_ERROR = 3.0
+"""Squared RGB error a changed pixel counts with before its first render (the largest possible)."""
+ERROR_FLOOR = 1e-5
+"""Added to every recorded error so a pixel that is fitted still gets drawn now and then."""
+
 
 @dataclass
 class FrameLog:
@@ -83,6 +88,11 @@ class FrameTrainer:
                 else cfg.p_level_weight_low
             ),
             lr_final_ratio=cfg.lr_final_ratio if is_key else cfg.p_lr_final_ratio,
+            low_weights=(
+                cfg.level_weights_low if is_key
+                else cfg.p_level_weights_low
+            ),
+            lr_hold=0.0 if is_key else cfg.p_lr_hold,
         )
         self.train_mlp = is_key if train_mlp is None else train_mlp
         self.mlp = [(w.detach().clone(), b.detach().clone()) for w, b in mlp]
@@ -107,6 +117,12 @@ class FrameTrainer:
             eps=1e-15 if is_key else cfg.p_adam_eps,
             fused=True,
         )
+        self.ray_error: torch.Tensor | None = None
+        """Per changed pixel: squared error of its last full-LOD render (P-frames with
+        `p_error_ray_fraction` > 0), UNSEEN_ERROR until first drawn."""
+        if not is_key and self.motion is not None and cfg.p_error_ray_fraction > 0:
+            self.ray_error = torch.full((self.motion.numel(),), UNSEEN_ERROR)
+        self._picked: torch.Tensor | None = None
         self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(seed)
         self.step = 0
@@ -133,9 +149,34 @@ class FrameTrainer:
         if self.motion is None or self.cfg.motion_ray_fraction <= 0:
             return torch.randint(count, (n,), generator=self.generator).to(self.device)
         n_motion = int(round(n * self.cfg.motion_ray_fraction))
-        pick = torch.randint(self.motion.numel(), (n_motion,), generator=self.generator)
+        if self.ray_error is None:
+            pick = torch.randint(self.motion.numel(), (n_motion,), generator=self.generator)
+        else:
+            pick = self._draw_by_error(n_motion)
         rest = torch.randint(count, (n - n_motion,), generator=self.generator)
         return torch.cat((self.motion[pick.to(self.motion.device)], rest.to(self.device)))
+
+    def _draw_by_error(self, n_motion: int) -> torch.Tensor:
+        """Motion-pixel positions: a share ∝ last squared error, the rest uniform."""
+        assert self.ray_error is not None
+        n_err = int(round(n_motion * self.cfg.p_error_ray_fraction))
+        cdf = torch.cumsum(self.ray_error.double(), 0)
+        u = torch.rand(n_err, generator=self.generator, dtype=torch.float64) * cdf[-1]
+        by_error = torch.searchsorted(cdf, u).clamp_max_(cdf.numel() - 1)
+        uniform = torch.randint(self.motion.numel(), (n_motion - n_err,), generator=self.generator)
+        self._picked = torch.cat((by_error, uniform))
+        return self._picked
+
+    @torch.no_grad()
+    def _record_error(self, rgb: torch.Tensor, target: torch.Tensor) -> None:
+        """Store the drawn motion pixels' squared errors (one value per pixel, deterministic
+        when a pixel was drawn twice: the larger)."""
+        assert self.ray_error is not None and self._picked is not None
+        k = self._picked.numel()
+        err = (rgb[:k].detach() - target[:k]).pow(2).sum(dim=1).float()
+        where, inverse = torch.unique(self._picked, return_inverse=True)
+        most = torch.zeros(where.numel()).scatter_reduce_(0, inverse, err, "amax")
+        self.ray_error[where] = most + ERROR_FLOOR
 
     def _pick_lods(self, lods: tuple[int, ...], weights: tuple[float, ...]) -> list[tuple[int, float]]:
         if len(lods) == 1:
@@ -178,6 +219,8 @@ class FrameTrainer:
             loss = loss + weight * err
             if lod == plan.active:
                 photo = float(err.detach())
+            if self.ray_error is not None and lod == self.params.levels:
+                self._record_error(rgb, target)
         deltas = {("density", i): self.params.delta_density[i] for i in plan.trainable}
         deltas.update({("planes", i): self.params.delta_planes[i] for i in plan.trainable})
         loss = loss + self.rate_hook.loss(deltas, self.step / max(self.steps, 1)).to(loss)

@@ -136,6 +136,8 @@ class GoFTrainer:
         if chained:
             prev = self.result.frames[index - 1]
             params = LevelParams(prev.density, prev.planes)
+            if self.cfg.p_warm_start > 0 and prev.residual_density is not None:
+                _warm_start_(params, prev, self.cfg.p_warm_start)
             if self._prev_hulls is not None and self.cfg.p_lift:
                 new_region = [h & ~p for h, p in zip(hulls, self._prev_hulls)]
                 floor = self.cfg.p_lift_density
@@ -233,6 +235,15 @@ class GoFTrainer:
                 steps=trainer.step, train_psnr=trainer.log.train_psnr,
             )
         )
+
+
+@torch.no_grad()
+def _warm_start_(params: LevelParams, prev: FrameResult, weight: float) -> None:
+    """Start R_t at weight·R_{t-1}: where the previous frame moved, continue the move."""
+    for delta, res in zip(params.delta_density, prev.residual_density or []):
+        delta.add_(res, alpha=weight)
+    for delta, res in zip(params.delta_planes, prev.residual_planes or []):
+        delta.add_(res, alpha=weight)
 
 
 def train_gof(dataset, frame_ids: Sequence[int], field_cfg: FieldConfig, cfg: TrainConfig,

@@ -39,6 +39,12 @@ class LevelSchedule:
     freeze_fraction: float = 0.1
     low_weight: float = 0.25
     lr_final_ratio: float = 0.05
+    low_weights: tuple[float, ...] | None = None
+    """α of each LOD (index = LOD − 1) when it is below the finest active one; None:
+    `low_weight` for every lower LOD."""
+    lr_hold: float = 0.0
+    """The learning rate stays at its base for this first fraction of the steps, then decays
+    exponentially to `lr_final_ratio` over the rest."""
 
     def switch_on_step(self, level: int) -> int:
         """First step at which 0-based `level` is active."""
@@ -54,7 +60,14 @@ class LevelSchedule:
     def lr_scale(self, step: int) -> float:
         """Exponential decay from 1 to lr_final_ratio over the budget."""
         frac = min(max(step / max(self.steps, 1), 0.0), 1.0)
+        if self.lr_hold > 0:
+            frac = max(frac - self.lr_hold, 0.0) / (1.0 - self.lr_hold)
         return math.exp(math.log(self.lr_final_ratio) * frac)
+
+    def _low(self, lod: int) -> float:
+        if self.low_weights is None:
+            return self.low_weight
+        return self.low_weights[min(lod, len(self.low_weights)) - 1]
 
     def plan(self, step: int) -> StepPlan:
         active = sum(1 for lvl in range(self.levels) if step >= self.switch_on_step(lvl))
@@ -65,5 +78,5 @@ class LevelSchedule:
         else:
             trainable = tuple(range(active))
             lods = tuple(range(1, active + 1)) if self.multi_level else (active,)
-        weights = tuple(1.0 if lod == active else self.low_weight for lod in lods)
+        weights = tuple(1.0 if lod == active else self._low(lod) for lod in lods)
         return StepPlan(active, trainable, lods, weights, not frozen, self.lr_scale(step))

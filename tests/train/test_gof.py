@@ -64,8 +64,9 @@ def _arrays(result):
     return out
 
 
-def test_interrupted_run_resumes_bit_for_bit(tiny, test_preset, tmp_path):
-    cfg = test_preset.train.with_(key_steps=50, p_steps=30, checkpoint_every=20)
+@pytest.mark.parametrize("changes", [{}, {"p_error_ray_fraction": 0.5, "p_lr_hold": 0.3}])
+def test_interrupted_run_resumes_bit_for_bit(tiny, test_preset, tmp_path, changes):
+    cfg = test_preset.train.with_(key_steps=50, p_steps=30, checkpoint_every=20, **changes)
     field = test_preset.field
     straight = GoFTrainer(tiny, [0, 1], field, cfg, progress=False).run()
     ckpt = tmp_path / "gof.npz"
@@ -111,3 +112,18 @@ def test_p_frame_optimizer_and_level_weight_settings_reach_only_p_frames(tiny, t
     plan = p_frame.schedule.plan(0)
     picks = {p_frame._pick_lods(plan.lods, plan.weights)[0][0] for _ in range(20)}
     assert picks == {test_preset.field.levels}
+
+
+def test_warm_start_begins_a_p_frame_from_the_previous_residual(tiny, test_preset):
+    cfg = test_preset.train.with_(key_steps=20, p_steps=10, p_warm_start=0.5, p_lift=False)
+    tr = GoFTrainer(tiny, [0, 1, 2], test_preset.field, cfg, progress=False)
+    with pytest.raises(Interrupted):
+        tr.run(max_steps=cfg.key_steps + cfg.p_steps)
+    prev = tr.result.frames[1]
+    first, _, _ = tr._make_trainer(1)  # after the I-frame there is no residual to continue
+    assert all(float(d.abs().max()) == 0.0 for d in first.params.delta_planes)
+    p2, _, _ = tr._make_trainer(2)
+    for lvl in range(test_preset.field.levels):
+        assert torch.equal(p2.params.delta_planes[lvl], 0.5 * prev.residual_planes[lvl])
+        assert torch.equal(p2.params.delta_density[lvl], 0.5 * prev.residual_density[lvl])
+    assert any(float(r.abs().max()) > 0 for r in prev.residual_planes)

@@ -33,3 +33,19 @@ def test_lr_decays_to_the_final_ratio_over_the_budget():
     assert s.lr_scale(0) == 1.0
     assert abs(s.lr_scale(200) - 0.1) < 1e-12
     assert s.lr_scale(100) < 1.0
+
+
+def test_per_lod_low_weights_replace_the_single_low_weight():
+    s = LevelSchedule(steps=100, levels=4, progressive=False, low_weights=(0.5, 0.05, 0.02))
+    assert s.plan(10).weights == (0.5, 0.05, 0.02, 1.0)
+    # While fewer levels are active, the finest active LOD still weighs 1.
+    p = LevelSchedule(steps=100, levels=4, on_fraction=0.3, low_weights=(0.5, 0.05, 0.02))
+    assert p.plan(0).weights == (1.0,)
+    assert p.plan(25).weights == (0.5, 0.05, 1.0)
+
+
+def test_lr_hold_keeps_the_base_rate_then_decays_to_the_final_ratio():
+    s = LevelSchedule(steps=200, levels=2, lr_final_ratio=0.1, lr_hold=0.5)
+    assert s.lr_scale(0) == s.lr_scale(100) == 1.0
+    assert 0.1 < s.lr_scale(150) < 1.0
+    assert abs(s.lr_scale(200) - 0.1) < 1e-12
