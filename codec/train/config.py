@@ -42,20 +42,24 @@ class TrainConfig:
     p_lr_planes: float = 0.1
     """P-frame rates as high as the I-frame's: the limbs of figure128 move several voxels per
     frame, and at 0.05 / 0.01 500 steps recovered barely half of it (docs/TRAINING.md)."""
-    p_lr_final_ratio: float = 0.2
-    """P-frames decay less than the I-frame: with 500 steps, decaying to 0.05 left ~0.7 dB of
-    motion unlearned (docs/TRAINING.md)."""
-    p_lr_hold: float = 0.0
+    p_lr_final_ratio: float = 0.05
+    """P-frame rates end at this fraction of their base. With the decay from step 0 this left
+    ~0.7 dB of motion unlearned (session 2: 0.2 was used); after a hold (`p_lr_hold`) the low
+    final rate pays (docs/TRAINING.md, session 4)."""
+    p_lr_hold: float = 0.5
     """P-frame learning rates stay at their base for this first fraction of the steps before
-    the exponential decay (0: decay from step 0)."""
+    the exponential decay to `p_lr_final_ratio` (0: decay from step 0). Hold 0.5 with a final
+    0.05 beat decay-from-0 to 0.2 by ~0.1 dB on figure128 frames 1-4 (session 4)."""
     p_warm_start: float = 0.0
     """A P-frame's residual starts at this multiple of the previous P-frame's residual
     (motion continuity: F_t ≈ F_{t-1} + w·R_{t-1}); 0 starts it at zero."""
-    residual_l1: float = 0.01
-    """Weight of the mean |R| penalty (HPC Eq. 13 / VRVVC L_res), per element mean over levels.
-    Sets the sparsity/quality trade: 1e-4 left residual_ratio at 0.38, 0.1 cost 1.5 dB,
-    0.01 keeps it under 0.1."""
-    residual_l1_planes: float | None = None
+    residual_l1: float = 0.003
+    """Weight of the density share of the mean |R| penalty (HPC Eq. 13 / VRVVC L_res), per
+    element mean over levels and kinds. Sets the sparsity/quality trade, and the density share
+    is what costs quality: on figure128 frames 1-4 density+planes 0.01 / 0.01 gave 34.98 dB at
+    residual_ratio 0.073, 0.01 / 0.002 34.98 dB, 0.003 / 0.01 35.35 dB at 0.100, 0 / 0 35.72 dB
+    at 0.28 (docs/TRAINING.md, session 4)."""
+    residual_l1_planes: float | None = 0.01
     """Weight of the planes' share of that mean (None: `residual_l1`, one weight for both)."""
     residual_prox: float = 0.05
     """Soft-threshold after every Adam step: |R| shrinks by residual_prox * lr (0 disables).
