@@ -85,12 +85,12 @@ _LAUNCHER = (
 )
 
 
-def run_child(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> ChildRun:
+def run_child(cmd: list[str], env: dict[str, str]) -> ChildRun:
     """Run `cmd` (stderr passes through: progress bars stay visible) and measure it."""
     with tempfile.TemporaryFile("w+") as out:
         t0 = time.perf_counter()
         launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(out.fileno()), *cmd]
-        proc = subprocess.run(launcher, env=env, cwd=cwd, stdout=subprocess.PIPE, text=True,
+        proc = subprocess.run(launcher, env=env, stdout=subprocess.PIPE, text=True,
                               pass_fds=(out.fileno(),), check=False)
         seconds = time.perf_counter() - t0
         out.seek(0)

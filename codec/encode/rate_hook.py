@@ -265,9 +265,10 @@ class JointRateHook:
                     y_hat = y + noise
                 else:
                     # P-frames (and `key_rate_kinds`): the real symbol's bits, with a gradient
-                    # only where the symbol is non-zero. Uniform noise gave every residual, even one with no photometric
-                    # gradient, a random-sign rate gradient that Adam scales up to ~lr per step:
-                    # measured on figure128 (docs/RATE.md) 2.2x the P-frame bytes and -2 dB.
+                    # only where the symbol is non-zero. Uniform noise gave every residual, even
+                    # one with no photometric gradient, a random-sign rate gradient that Adam
+                    # scales up to ~lr per step: measured on figure128 (docs/RATE.md) 2.2x the
+                    # P-frame bytes and -2 dB.
                     live = torch.round(y.detach()) != 0
                     y_hat = torch.where(live, y, y.detach())
                 keep = masks[(kind, level, r)][1].reshape(-1)[flat] if cfg.zero_blocks else None

@@ -96,14 +96,14 @@ def prunable_density(
     such a point keeps every cell around it empty.
     """
     from codec.field.compose import compose_density, upsample_density
+    from codec.field.occupancy import corner_max
 
     fine = levels[-1]
     n = fine.shape[-1]
-    occupied = compose_density(levels) >= threshold
-    cell = occupied[1:] | occupied[:-1]
-    cell = cell[:, 1:] | cell[:, :-1]
-    cell = cell[:, :, 1:] | cell[:, :, :-1]
-    corner = torch.zeros_like(occupied)
+    # Occupied as codec/field/occupancy.py decides it: some corner of the cell reaches the
+    # threshold (softplus is monotone, so comparing raw densities is the same test).
+    cell = corner_max(compose_density(levels)) >= threshold
+    corner = torch.zeros_like(fine, dtype=torch.bool)
     for a in (0, 1):
         for b in (0, 1):
             for c in (0, 1):
