@@ -61,6 +61,10 @@ class TrainConfig:
     at 0.28 (docs/TRAINING.md, session 4)."""
     residual_l1_planes: float | None = 0.01
     """Weight of the planes' share of that mean (None: `residual_l1`, one weight for both)."""
+    residual_l1_levels: tuple[float, ...] | None = None
+    """Per-level multipliers (index = level − 1; the last value repeats) of the density L1
+    weight; None: 1 for every level. The L1 gradient per entry is the same at every level
+    while the photometric one shrinks with the lattice spacing (finest density ~1e-8)."""
     residual_prox: float = 0.05
     """Soft-threshold after every Adam step: |R| shrinks by residual_prox * lr (0 disables).
     Adam moves every entry with a gradient by ~lr, so L1 alone leaves them at |R| ~ lr; on
@@ -131,6 +135,11 @@ class TrainConfig:
     """Initial raw density inside the visual hull of the training alphas."""
     hull_outside: float = -10.0
     """Initial raw density outside it (σ·Δ far below the occupancy threshold)."""
+    p_carve_outside: float | None = None
+    """P-frames carve each LOD's composed density off the hull to at most this (None:
+    `hull_outside`). Where a limb leaves, the carve is a residual of (previous value − this)
+    per entry; the occupancy threshold lies near raw −7.0 at the 33-point step and −5.9 at the
+    97-point one (density_shift −4, figure128's box), so a floor near −8 still skips the space."""
     hull_alpha: float = 0.05
     """A pixel belongs to the silhouette when its alpha exceeds this."""
     hull_dilate: int = 1
@@ -166,6 +175,10 @@ class TrainConfig:
             raise ValueError("p_lr_hold must lie in [0, 1) and p_warm_start be >= 0")
         if self.p_adam_eps <= 0 or not all(0.0 <= b < 1.0 for b in self.p_adam_betas):
             raise ValueError("p_adam_eps must be > 0 and p_adam_betas lie in [0, 1)")
+        if self.residual_l1_levels is not None and (
+            not self.residual_l1_levels or min(self.residual_l1_levels) < 0
+        ):
+            raise ValueError("residual_l1_levels needs values >= 0")
         if self.residual_l1 < 0 or (self.residual_l1_planes or 0) < 0 or self.residual_prox < 0 \
                 or self.occupancy_every < 1:
             raise ValueError("residual_l1, residual_prox >= 0 and occupancy_every >= 1 required")

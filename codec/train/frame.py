@@ -137,7 +137,10 @@ class FrameTrainer:
         """Occupancy of every active LOD from the current tensors (the renderers' definition)."""
         if self.hulls is not None:
             p = self.params
-            carve_outside_hull_(p.base_density, p.delta_density, self.hulls, self.cfg.hull_outside)
+            outside = self.cfg.hull_outside
+            if not self.is_key and self.cfg.p_carve_outside is not None:
+                outside = self.cfg.p_carve_outside
+            carve_outside_hull_(p.base_density, p.delta_density, self.hulls, outside)
         for lod in range(1, active + 1):
             dens, _ = self.params.composed(lod)
             step = step_size(self.aabb, dens.shape[-1], self.field.render)
@@ -252,7 +255,12 @@ class FrameTrainer:
             planes = [p.delta_planes[i] for i in trainable]
             count = sum(t.numel() for t in dens + planes)
             w_planes = cfg.residual_l1 if cfg.residual_l1_planes is None else cfg.residual_l1_planes
-            add_residual_l1_grad_(dens, cfg.residual_l1, count)
+            mult = cfg.residual_l1_levels
+            if mult is None:
+                add_residual_l1_grad_(dens, cfg.residual_l1, count)
+            else:
+                for i, d in zip(trainable, dens):
+                    add_residual_l1_grad_([d], cfg.residual_l1 * mult[min(i, len(mult) - 1)], count)
             add_residual_l1_grad_(planes, w_planes, count)
 
     def _mask_untrainable(self, trainable: tuple[int, ...], train_mlp: bool) -> None:

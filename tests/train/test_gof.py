@@ -127,3 +127,43 @@ def test_warm_start_begins_a_p_frame_from_the_previous_residual(tiny, test_prese
         assert torch.equal(p2.params.delta_planes[lvl], 0.5 * prev.residual_planes[lvl])
         assert torch.equal(p2.params.delta_density[lvl], 0.5 * prev.residual_density[lvl])
     assert any(float(r.abs().max()) > 0 for r in prev.residual_planes)
+
+
+def test_p_carve_floor_applies_to_p_frames_only(tiny, test_preset):
+    cfg = test_preset.train.with_(key_steps=5, p_steps=10, p_carve_outside=-7.0)
+    tr = GoFTrainer(tiny, [0, 1], test_preset.field, cfg, progress=False)
+    with pytest.raises(Interrupted):
+        tr.run(max_steps=cfg.key_steps)
+    key, _, _ = tr._make_trainer(0)
+    p_frame, _, _ = tr._make_trainer(1)
+    for trainer, floor in ((key, cfg.hull_outside), (p_frame, -7.0)):
+        with torch.no_grad():  # push every level up, so the carve has work everywhere
+            for d in trainer.params.delta_density:
+                d.add_(20.0)
+        trainer.refresh_occupancy(trainer.params.levels)
+        for lod, hull in enumerate(trainer.hulls, start=1):
+            composed, _ = trainer.params.composed(lod)
+            off = composed.detach()[~hull]
+            assert off.numel() > 0
+            assert float(off.max()) <= floor + 1e-4
+            assert float(off.max()) >= floor - 1e-4  # carved to the floor, not below it
+
+
+def test_per_level_density_l1_multipliers_scale_each_level(tiny, test_preset):
+    cfg = test_preset.train.with_(key_steps=5, p_steps=10, residual_l1=0.5,
+                                  residual_l1_levels=(0.0, 2.0))
+    tr = GoFTrainer(tiny, [0, 1], test_preset.field, cfg, progress=False)
+    with pytest.raises(Interrupted):
+        tr.run(max_steps=cfg.key_steps)
+    p_frame, _, _ = tr._make_trainer(1)
+    p = p_frame.params
+    with torch.no_grad():
+        for d in p.delta_density:
+            d.fill_(1.0)
+    levels = tuple(range(p.levels))
+    p_frame._add_regularizer_grads(levels)
+    count = sum(t.numel() for t in p.delta_density + p.delta_planes)
+    unit = cfg.residual_l1 / count
+    assert p.delta_density[0].grad is None  # multiplier 0: no L1 at level 1
+    for lvl in levels[1:]:  # the last multiplier repeats
+        assert torch.allclose(p.delta_density[lvl].grad, torch.full_like(p.delta_density[lvl], 2 * unit))
