@@ -1,11 +1,11 @@
-"""FieldConfig validation: density lattices nest, plane lattices only increase."""
+"""FieldConfig validation: density lattices nest (a lattice may repeat), plane lattices only increase."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from codec.field.compose import compose_planes
+from codec.field.compose import compose_density, compose_planes
 from codec.field.config import FieldConfig
 
 
@@ -22,8 +22,8 @@ def test_unnested_plane_lattices_are_valid_and_compose_by_resampling() -> None:
 @pytest.mark.parametrize(
     "density,planes,msg",
     [
-        ((5, 8, 17), (9, 17, 33), "density_res must increase and nest"),
-        ((5, 9, 9), (9, 17, 33), "density_res must increase and nest"),
+        ((5, 8, 17), (9, 17, 33), "density_res must not decrease and must nest"),
+        ((5, 9, 5), (9, 17, 33), "density_res must not decrease and must nest"),
         ((5, 9, 17), (9, 17, 17), "plane_res must increase"),
         ((5, 9, 17), (1, 17, 33), "plane_res must increase"),
     ],
@@ -31,3 +31,11 @@ def test_unnested_plane_lattices_are_valid_and_compose_by_resampling() -> None:
 def test_bad_ladders_are_refused(density, planes, msg) -> None:
     with pytest.raises(ValueError, match=msg):
         FieldConfig(density_res=density, plane_res=planes).validate()
+
+
+def test_a_density_lattice_may_repeat_and_composes_exactly() -> None:
+    """(9, 9, 17): level 2 refines level 1's density on the same lattice (factor 1 nests)."""
+    cfg = FieldConfig(density_res=(9, 9, 17), plane_res=(9, 17, 33)).validate()
+    levels = [torch.randn(n, n, n) for n in cfg.density_res]
+    two = compose_density(levels[:2])
+    assert torch.allclose(two, levels[0] + levels[1])

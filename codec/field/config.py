@@ -65,14 +65,17 @@ class FieldConfig:
             raise ValueError("density_res and plane_res need one entry per level")
         if not 1 <= self.levels <= 6:
             raise ValueError(f"levels must be 1..6, got {self.levels}")
-        # Density lattices must nest (the visual-hull start pools the finest hull onto each
-        # coarser lattice with an integer stride); plane lattices only increase: composition
+        # Density lattices must nest: the training renderer samples the levels one by one and
+        # sums them, the players sample the composed lattice, and the two agree only when a
+        # coarse lattice's trilinear function is trilinear inside every finer cell; the
+        # visual-hull start pools the finest hull with an integer stride. A level may repeat
+        # the previous lattice (factor 1 nests too). Plane lattices only increase: composition
         # resamples them bilinearly onto the finest one (docs/RENDERING.md).
         for a, b in zip(self.density_res, self.density_res[1:]):
-            if a < 2 or b <= a or (b - 1) % (a - 1):
+            if a < 2 or b < a or (b - 1) % (a - 1):
                 raise ValueError(
-                    "density_res must increase and nest ((n_next-1) multiple of (n-1)): "
-                    f"{self.density_res}"
+                    "density_res must not decrease and must nest ((n_next-1) multiple of "
+                    f"(n-1)): {self.density_res}"
                 )
         for a, b in zip(self.plane_res, self.plane_res[1:]):
             if a < 2 or b <= a:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from codec.field.compose import compose_density, compose_planes
@@ -12,9 +13,9 @@ from codec.render.torch_renderer import render_rays
 from codec.train.render import occupied_box, render_train
 
 
-def _random_field(seed: int):
+def _random_field(seed: int, density_res: tuple[int, ...] = (5, 9, 17)):
     g = torch.Generator().manual_seed(seed)
-    cfg = FieldConfig(density_res=(5, 9, 17), plane_res=(9, 17, 33), channels=4, hidden=(16,))
+    cfg = FieldConfig(density_res=density_res, plane_res=(9, 17, 33), channels=4, hidden=(16,))
     dens = [torch.randn(n, n, n, generator=g) * 3 for n in cfg.density_res]
     # A blob in the middle so that some cells are empty and skipping matters.
     n = cfg.density_res[0]
@@ -26,8 +27,9 @@ def _random_field(seed: int):
     return cfg, dens, planes, mlp, g
 
 
-def test_render_train_matches_reference_at_every_lod():
-    cfg, dens, planes, mlp, g = _random_field(0)
+@pytest.mark.parametrize("density_res", [(5, 9, 17), (9, 9, 17)])  # (9, 9): a repeated lattice
+def test_render_train_matches_reference_at_every_lod(density_res):
+    cfg, dens, planes, mlp, g = _random_field(0, density_res)
     aabb = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
     n_rays = 300
     origins = torch.randn(n_rays, 3, generator=g)
