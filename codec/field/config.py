@@ -34,9 +34,12 @@ class RenderParams:
 class FieldConfig:
     """Shape of the field: per-level resolutions, feature channels and the shared MLP."""
 
-    density_res: tuple[int, ...] = (13, 25, 49, 97)
+    density_res: tuple[int, ...] = (25, 25, 49, 97)
     """Density lattice points per axis, per level (corner-aligned, nested: (n_next-1) a multiple
-    of (n-1))."""
+    of (n-1); a level may repeat the previous lattice). Four strictly nested levels ending at 97
+    leave at most 13 points for level 1, and LOD 1's geometry was what held it back: level 2
+    refining level 1's 25-point lattice lifted figure128's I-frame LOD 1 31.5 -> 34.9 dB (full
+    38.4 -> 38.6, full - LOD 1 6.9 -> 3.6 dB; docs/TRAINING.md, session 5)."""
     plane_res: tuple[int, ...] = (65, 81, 97, 129)
     """Tri-plane lattice points per axis, per level (corner-aligned, increasing; need not nest).
     Level 1 gets most of the colour detail so LOD 1 alone shows the object: on figure128 the
