@@ -53,12 +53,13 @@ class TrainConfig:
     p_warm_start: float = 0.0
     """A P-frame's residual starts at this multiple of the previous P-frame's residual
     (motion continuity: F_t ≈ F_{t-1} + w·R_{t-1}); 0 starts it at zero."""
-    residual_l1: float = 0.003
+    residual_l1: float = 0.002
     """Weight of the density share of the mean |R| penalty (HPC Eq. 13 / VRVVC L_res), per
     element mean over levels and kinds. Sets the sparsity/quality trade, and the density share
     is what costs quality: on figure128 frames 1-4 density+planes 0.01 / 0.01 gave 34.98 dB at
     residual_ratio 0.073, 0.01 / 0.002 34.98 dB, 0.003 / 0.01 35.35 dB at 0.100, 0 / 0 35.72 dB
-    at 0.28 (docs/TRAINING.md, session 4)."""
+    at 0.28 (docs/TRAINING.md, session 4). Session 5: 0.002 with `p_carve_outside` −8 (which
+    frees ~0.007 of residual_ratio) gained +0.11 dB at an unchanged ratio."""
     residual_l1_planes: float | None = 0.01
     """Weight of the planes' share of that mean (None: `residual_l1`, one weight for both)."""
     residual_l1_levels: tuple[float, ...] | None = None
@@ -111,10 +112,12 @@ class TrainConfig:
     """Σ α_l·MSE_l over LODs (HPC Eq. 11). False is the single-level (finest only) ablation."""
     level_weight_low: float = 0.25
     """α_l of every LOD below the finest active one (HPC uses 0.25, finest 1)."""
-    p_level_weight_low: float | None = 0.1
+    p_level_weight_low: float | None = 0.05
     """α_l of the lower LODs on P-frames (None: `level_weight_low`). 0.1 spends more of a
     P-frame's steps on the full LOD: +0.55 dB there at equal steps on figure128, LODs 2-3 lose
-    ~0.5 dB and every level still adds > 2 dB (docs/TRAINING.md, session 3)."""
+    ~0.5 dB and every level still adds > 2 dB (docs/TRAINING.md, session 3). Session 5: with the
+    25-point level 1 (LOD 1 has dB to spare) 0.05 gained +0.11 dB at the full LOD for −0.66 dB
+    at LOD 1 and ~5% more CPU per P-frame."""
     level_weights_low: tuple[float, ...] | None = None
     """Per-LOD α (index = LOD − 1) of the I-frame's lower LODs, replacing the one
     `level_weight_low` (None: that one value for every lower LOD)."""
@@ -135,11 +138,13 @@ class TrainConfig:
     """Initial raw density inside the visual hull of the training alphas."""
     hull_outside: float = -10.0
     """Initial raw density outside it (σ·Δ far below the occupancy threshold)."""
-    p_carve_outside: float | None = None
+    p_carve_outside: float | None = -8.0
     """P-frames carve each LOD's composed density off the hull to at most this (None:
     `hull_outside`). Where a limb leaves, the carve is a residual of (previous value − this)
     per entry; the occupancy threshold lies near raw −7.0 at the 33-point step and −5.9 at the
-    97-point one (density_shift −4, figure128's box), so a floor near −8 still skips the space."""
+    97-point one (density_shift −4, figure128's box), so −8 still skips the space: on figure128
+    frames 1-4 residual_ratio 0.097 -> 0.090 at equal PSNR. −7.5 (with the lift to −3) saved
+    only 0.004 more and the cells the L1 nudges back over the threshold cost steps."""
     hull_alpha: float = 0.05
     """A pixel belongs to the silhouette when its alpha exceeds this."""
     hull_dilate: int = 1
