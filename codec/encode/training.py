@@ -120,7 +120,10 @@ def train_chains(
     for g in range(n_gofs):
         gframes = [ids[t] for t in range(g * gof, min(frames, (g + 1) * gof))]
         model = RateModel(field_cfg.levels, 1 + field_cfg.channels, rate_cfg).to(device)
-        hook = JointRateHook(model, JointRateConfig(seed=settings.seed)) if settings.joint_rate else None
+        hook_cfg = JointRateConfig(seed=settings.seed)
+        if settings.only_track is not None:
+            hook_cfg = hook_cfg.for_single_track()
+        hook = JointRateHook(model, hook_cfg) if settings.joint_rate else None
         trainer = _HookedGoFTrainer(
             dataset, gframes, field_cfg, cfg, device, rate_hook=hook,
             checkpoint=(work / f"gof_{g:04d}.npz") if work is not None else None,

@@ -97,7 +97,8 @@ def test_p_densities_cover_every_p_frame_and_the_estimate_matches_the_coder() ->
 def test_float_share_alternates_float_and_cycled_quantized_tracks() -> None:
     model = RateModel(1, 2, RateConfig(tracks=3))
     hook = JointRateHook(model, JointRateConfig(
-        float_share=0.5, p_rate_weight=None, p_rate_kinds=("density", "planes"), p_quantized=False))
+        float_share=0.5, qat_tracks=None, p_rate_weight=None, p_rate_kinds=("density", "planes"),
+        p_quantized=False))
     hook.prepare_frame(0, is_key=True)
     hook.bind(SimpleNamespace(base_density=[torch.zeros(5, 5, 5)], base_planes=[torch.zeros(3, 1, 5, 5)]))
     delta = torch.randn(5, 5, 5, generator=torch.Generator().manual_seed(7))
@@ -121,6 +122,35 @@ def test_float_share_alternates_float_and_cycled_quantized_tracks() -> None:
         hook.loss({("density", 0): r}, 0.5).backward()
     assert r.grad is not None and r.grad.abs().sum() > 0
 
+
+def test_quantized_steps_cycle_over_the_chosen_tracks_only() -> None:
+    model = RateModel(1, 2, RateConfig(tracks=4))
+    hook = JointRateHook(model, JointRateConfig(float_share=0.75, qat_tracks=(0, 1, 7)))
+    hook.prepare_frame(0, is_key=True)
+    seen = []
+    for _ in range(16):
+        if hook.quantized_step:
+            seen.append(hook.track)
+        hook.counter += 1
+    # A quarter of the steps, alternating over the coarse tracks; a track the model lacks is
+    # skipped rather than simulated.
+    assert seen == [0, 1, 0, 1]
+    single = JointRateHook(RateModel(1, 2, RateConfig(tracks=1)),
+                           JointRateConfig(qat_tracks=(1,)))
+    single.prepare_frame(0, is_key=True)
+    for step in range(8):
+        single.counter = step
+        assert not single.quantized_step
+    # The fixed-rate baseline's recipe: its own track on half the steps.
+    own = JointRateHook(RateModel(1, 2, RateConfig(tracks=1)),
+                        JointRateConfig(qat_tracks=(1,)).for_single_track())
+    own.prepare_frame(0, is_key=True)
+    flags = []
+    for step in range(8):
+        own.counter = step
+        flags.append(own.quantized_step)
+        assert own.track == 0
+    assert sum(flags) == 4
 
 def test_p_frame_rate_gradient_only_moves_non_zero_symbols() -> None:
     model = RateModel(1, 2, RateConfig(tracks=2))
