@@ -66,10 +66,12 @@ class TrainConfig:
     """Per-level multipliers (index = level − 1; the last value repeats) of the density L1
     weight; None: 1 for every level. The L1 gradient per entry is the same at every level
     while the photometric one shrinks with the lattice spacing (finest density ~1e-8)."""
-    residual_prox: float = 0.05
+    residual_prox: float = 0.035
     """Soft-threshold after every Adam step: |R| shrinks by residual_prox * lr (0 disables).
     Adam moves every entry with a gradient by ~lr, so L1 alone leaves them at |R| ~ lr; on
-    figure128 0.05 raised zero_fraction 0.64 -> 0.90 for -0.09 dB (0.5 cost several dB)."""
+    figure128 0.05 raised zero_fraction 0.64 -> 0.90 for -0.09 dB (0.5 cost several dB).
+    Session 6 (frames 1-4): 0.035 instead of 0.05 gained +0.10 dB at residual_ratio 0.097 and
+    zero_fraction 0.89; 0.025 gained +0.19 dB but crossed the 0.1 ratio (docs/TRAINING.md)."""
     motion_ray_fraction: float = 1.0
     """Share of P-frame rays drawn from pixels that changed since the previous frame. On
     figure128 (where the whole figure moves) 0.5 -> 0.75 -> 1.0 gained +0.37 / +0.50 dB at
