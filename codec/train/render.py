@@ -45,6 +45,35 @@ def _sample_density(levels: list[torch.Tensor], grid: torch.Tensor) -> torch.Ten
     return raw
 
 
+class _DensityAt(torch.autograd.Function):
+    """Sum of the density levels at `pts`, whose value the caller already has.
+
+    The no-grad pass that finds the live samples has interpolated every level at every
+    candidate; the values at the live ones are the same numbers (grid_sample is pointwise), so
+    only the backward needs to run: the same `grid_sampler_3d_backward` autograd would call.
+    """
+
+    @staticmethod
+    def forward(ctx, raw: torch.Tensor, pts: torch.Tensor, *levels: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(pts, *levels)
+        return raw.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        pts, *levels = ctx.saved_tensors
+        g = grad.contiguous().view(1, 1, 1, 1, -1)
+        grads = []
+        for d, needed in zip(levels, ctx.needs_input_grad[2:]):
+            if not needed:
+                grads.append(None)
+                continue
+            gd = torch.ops.aten.grid_sampler_3d_backward(
+                g, d[None, None], pts, 0, 1, True, [True, False]
+            )[0]
+            grads.append(gd.view_as(d))
+        return (None, None, *grads)
+
+
 def _sample_planes(levels: list[torch.Tensor], grid: torch.Tensor) -> torch.Tensor:
     """Planes composed onto the finest lattice (under autograd), sampled once: (S, 3C).
 
@@ -132,20 +161,26 @@ def render_train(
                 # autograd and keep them out of the graph (measured: most of the samples behind
                 # an opaque surface, ~40% of the backward cost on figure128).
                 with torch.no_grad():
-                    optical = F.softplus(_sample_density(density_levels, grid)
-                                         + params.density_shift) * step
+                    raw_all = _sample_density(density_levels, grid)
+                    optical = F.softplus(raw_all + params.density_shift) * step
                     alive = _transmittance(optical, ray_idx) >= TRANSMITTANCE_STOP
-                ray_idx, grid = ray_idx[alive], grid[alive]
-            raw = _sample_density(density_levels, grid)
+                alive = alive.nonzero().view(-1)
+                ray_idx, grid = ray_idx.index_select(0, alive), grid.index_select(0, alive)
+                raw = _DensityAt.apply(raw_all.index_select(0, alive), grid.view(1, 1, 1, -1, 3),
+                                       *density_levels)
+            else:
+                raw = _sample_density(density_levels, grid)
             optical = F.softplus(raw + params.density_shift) * step
             trans = _transmittance(optical, ray_idx)
             w = trans * (1.0 - torch.exp(-optical))
             w = torch.where(trans < TRANSMITTANCE_STOP, torch.zeros_like(w), w)
             alpha = alpha.index_add(0, ray_idx, w)
-            live = w > 0
-            if bool(live.any()):
-                feats = _sample_planes(plane_levels, grid[live])
-                acc_feat = acc_feat.index_add(0, ray_idx[live], feats * w[live, None])
+            live = (w > 0).nonzero().view(-1)
+            if live.numel():
+                feats = _sample_planes(plane_levels, grid.index_select(0, live))
+                acc_feat = acc_feat.index_add(
+                    0, ray_idx.index_select(0, live), feats * w.index_select(0, live)[:, None]
+                )
     mean_feat = acc_feat / alpha.clamp_min(ALPHA_FLOOR)[:, None]
     x = torch.cat((mean_feat, encode_view(dirs, params.view_freqs).to(mean_feat.dtype)), dim=-1)
     color = apply_mlp(mlp, x)
