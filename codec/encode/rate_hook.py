@@ -80,6 +80,11 @@ class JointRateConfig:
     (each coarse track keeps its 1/8 of the steps) the finest track gains +0.42 dB and every
     track's equal-PSNR byte ratio to `--no-joint-rate` falls (0.58/0.58/0.63/0.85 ->
     0.58/0.57/0.63/0.78)."""
+    p_float_share: float | None = None
+    """`float_share` on P-frames (None: the same as on the I-frame)."""
+    p_qat_tracks: tuple[int, ...] | None = None
+    """`qat_tracks` on P-frames (None: the same as on the I-frame; `tuple(range(8))` for
+    every track)."""
     qat_start: float = 0.0
     """Fraction of a frame's steps before which every step sees the float chain (simulated
     quantization only later, at lower learning rates)."""
@@ -137,7 +142,8 @@ class JointRateConfig:
         """The recipe of a model trained for one rate only (the fixed-rate baseline): its own
         rounding simulated on half the steps, as every track was before session 5. With one
         track there is no finer track whose chain the simulated rounding could bend."""
-        return replace(self, float_share=0.5, qat_tracks=None)
+        return replace(self, float_share=0.5, qat_tracks=None, p_float_share=None,
+                       p_qat_tracks=None)
 
 
 class JointRateHook:
@@ -219,7 +225,7 @@ class JointRateHook:
             return False
         if not self._qat_tracks:
             return False
-        q = 1.0 - self.config.float_share
+        q = 1.0 - self._float_share
         return math.floor((self.counter + 1) * q) > math.floor(self.counter * q)
 
     @property
@@ -227,12 +233,19 @@ class JointRateHook:
         """The track whose reconstruction the renderer sees this step (cycling over the
         quantized steps)."""
         tracks = self._qat_tracks or (0,)
-        q = 1.0 - self.config.float_share
+        q = 1.0 - self._float_share
         return tracks[(self.frame + math.floor(self.counter * q)) % len(tracks)]
+
+    @property
+    def _float_share(self) -> float:
+        cfg = self.config
+        return cfg.float_share if self.is_key or cfg.p_float_share is None else cfg.p_float_share
 
     @property
     def _qat_tracks(self) -> tuple[int, ...]:
         chosen = self.config.qat_tracks
+        if not self.is_key and self.config.p_qat_tracks is not None:
+            chosen = self.config.p_qat_tracks
         if chosen is None:
             return tuple(range(self.model.tracks))
         return tuple(r for r in chosen if 0 <= r < self.model.tracks)

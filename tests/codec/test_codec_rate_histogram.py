@@ -152,6 +152,34 @@ def test_quantized_steps_cycle_over_the_chosen_tracks_only() -> None:
         assert own.track == 0
     assert sum(flags) == 4
 
+
+def test_p_frames_can_have_their_own_simulated_rounding_recipe() -> None:
+    model = RateModel(1, 2, RateConfig(tracks=4))
+    hook = JointRateHook(model, JointRateConfig(
+        float_share=0.75, qat_tracks=(0, 1), p_float_share=0.25, p_qat_tracks=(0, 1, 2)))
+
+    def tracks_seen(frame: int, is_key: bool) -> list[int]:
+        hook.prepare_frame(frame, is_key=is_key)
+        seen = []
+        for step in range(12):
+            hook.counter = step
+            if hook.quantized_step:
+                seen.append(hook.track)
+        return seen
+
+    key, p = tracks_seen(0, True), tracks_seen(1, False)
+    assert len(key) == 3 and set(key) == {0, 1}
+    assert len(p) == 9 and set(p) == {0, 1, 2} and all(p.count(r) == 3 for r in (0, 1, 2))
+    # The one-track recipe ignores the P-frame settings: its own track, half the steps.
+    own = JointRateHook(RateModel(1, 2, RateConfig(tracks=1)), hook.config.for_single_track())
+    own.prepare_frame(1, is_key=False)
+    flags = []
+    for step in range(8):
+        own.counter = step
+        flags.append(own.quantized_step)
+    assert sum(flags) == 4
+
+
 def test_p_frame_rate_gradient_only_moves_non_zero_symbols() -> None:
     model = RateModel(1, 2, RateConfig(tracks=2))
     hook = JointRateHook(model, JointRateConfig(
