@@ -201,7 +201,8 @@ class FrameTrainer:
         for group, base in zip(self.optimizer.param_groups, self.base_lr):
             group["lr"] = base * plan.lr_scale
         idx = self._draw_rays()
-        origins, dirs, rgba = self.rays.origins[idx], self.rays.dirs[idx], self.rays.rgba[idx]
+        r = self.rays
+        origins, dirs, rgba = (t.index_select(0, idx) for t in (r.origins, r.dirs, r.rgba))
         if cfg.random_background and self.rays.has_alpha:
             bg = torch.rand(idx.shape[0], 3, generator=self.generator).to(self.device)
         else:
