@@ -80,11 +80,17 @@ class JointRateConfig:
     (each coarse track keeps its 1/8 of the steps) the finest track gains +0.42 dB and every
     track's equal-PSNR byte ratio to `--no-joint-rate` falls (0.58/0.58/0.63/0.85 ->
     0.58/0.57/0.63/0.78)."""
-    p_float_share: float | None = None
-    """`float_share` on P-frames (None: the same as on the I-frame)."""
-    p_qat_tracks: tuple[int, ...] | None = None
+    p_float_share: float | None = 0.5
+    """`float_share` on P-frames (None: the same as on the I-frame). Measured on figure128
+    (docs/RATE.md, session 7, two seeds): with the I-frame's recipe the shared model's P-frames
+    trailed the one-track models' by 0.1-0.5 dB at tracks 1-3; tracks (0, 1, 2) on half the
+    P steps (1/6 each) moved the BD-rate vs the fixed-rate models +10.7 -> +8.5 % (seed 0) and
+    +19.2 -> +17.2 % (seed 1). A quarter of float steps (1/4 each): +12.6 / +15.7 %; 5/8
+    (1/8 each): +7.4 / +19.2 %."""
+    p_qat_tracks: tuple[int, ...] | None = (0, 1, 2)
     """`qat_tracks` on P-frames (None: the same as on the I-frame; `tuple(range(8))` for
-    every track)."""
+    every track). On the I-frame simulating track 2 did not pay (session 5, see `qat_tracks`);
+    on P-frames it does (the figures under `p_float_share`)."""
     qat_start: float = 0.0
     """Fraction of a frame's steps before which every step sees the float chain (simulated
     quantization only later, at lower learning rates)."""

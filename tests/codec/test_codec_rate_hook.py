@@ -15,7 +15,7 @@ def test_hook_reconstruction_matches_the_coder_on_p_frames() -> None:
     gen = torch.Generator().manual_seed(0)
     model = RateModel(1, 3, RateConfig(tracks=3))
     hook = JointRateHook(model, JointRateConfig(
-        rate_samples=100, float_share=0.0, p_quantized=True, p_rate_weight=None,
+        rate_samples=100, float_share=0.0, p_float_share=0.0, p_quantized=True, p_rate_weight=None,
         p_rate_kinds=("density", "planes")))
     f_prev = (torch.randn(9, 9, 9, generator=gen), torch.randn(3, 2, 9, 9, generator=gen))
     delta = (0.05 * torch.randn(9, 9, 9, generator=gen), 0.02 * torch.randn(3, 2, 9, 9, generator=gen))
