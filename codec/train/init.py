@@ -55,7 +55,6 @@ def visual_hull(
     device = aabb.device
     masks = silhouettes(alphas.to(device), threshold, dilate)
     pts = lattice_points(aabb, n).reshape(-1, 3)
-    inside = torch.ones(pts.shape[0], dtype=torch.bool, device=device)
     # Only points no view has carved yet are projected: after a few views most of the box is
     # gone, so this is several times faster than projecting the whole lattice every time.
     alive = torch.arange(pts.shape[0], device=device)
@@ -67,7 +66,7 @@ def visual_hull(
         hit = torch.zeros_like(seen)
         hit[seen] = mask[ri[seen], ci[seen]]
         alive = alive[hit | ~seen]
-    inside.zero_()
+    inside = torch.zeros(pts.shape[0], dtype=torch.bool, device=device)
     inside[alive] = True
     return inside.view(n, n, n)
 
