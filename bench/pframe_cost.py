@@ -5,10 +5,14 @@ snapshots at the same time (one core each), so both see the same conditions. The
 trained once and cached in CACHE (npz checkpoint, bit-identical across versions whose I-frame
 training is); each run resumes from a copy of it and trains frame 1 only.
 
-    cd SNAPSHOT && PYTHONPATH=. OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_THRESHOLD_=1073741824 \\
-        MALLOC_TRIM_THRESHOLD_=1073741824 .venv/bin/python bench/pframe_cost.py LABEL CACHE
+    cd SNAPSHOT && FIGURE128=/path/to/figure128 PYTHONPATH=. OMP_WAIT_POLICY=PASSIVE \\
+        MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 \\
+        .venv/bin/python bench/pframe_cost.py LABEL CACHE [--profile]
+
+--profile also prints the torch profiler's table (self CPU per op) over P steps 150-169.
 """
 
+import os
 import shutil
 import sys
 import tempfile
@@ -19,13 +23,28 @@ import torch
 
 from codec.data.dataset import load_dataset
 from codec.train.config import preset
+from codec.train.frame import FrameTrainer
 from codec.train.gof import GoFTrainer, Interrupted
 
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "bench" / "figure128"
-if not DATASET.exists():
-    DATASET = Path("/work/shared/bench/figure128")
+# Beside the repository (as `fieldcast bench field` assumes); FIGURE128 overrides it, e.g. when
+# running from a snapshot elsewhere.
+DATASET = Path(os.environ.get(
+    "FIGURE128", Path(__file__).resolve().parents[2] / "shared" / "bench" / "figure128"))
 
 label, cache = sys.argv[1], Path(sys.argv[2])
+if "--profile" in sys.argv[3:]:
+    plain_step = FrameTrainer.train_step
+
+    def profiled_step(trainer: FrameTrainer) -> float:
+        if trainer.is_key or trainer.step != 150:
+            return plain_step(trainer)
+        with torch.profiler.profile() as prof:
+            for _ in range(20):
+                loss = plain_step(trainer)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+        return loss
+
+    FrameTrainer.train_step = profiled_step
 torch.set_num_threads(1)
 pre = preset("fast")
 dataset = load_dataset(DATASET, downscale=pre.downscale)

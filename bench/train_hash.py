@@ -2,10 +2,11 @@
 300 I-frame and 150 P-frame steps, 2 threads): run it from two code snapshots to check that a
 change leaves training bit for bit as it was (docs/TRAINING.md, session 7).
 
-    cd SNAPSHOT && PYTHONPATH=. .venv/bin/python bench/train_hash.py [KEY_STEPS P_STEPS]
+    cd SNAPSHOT && FIGURE128=/path/to/figure128 PYTHONPATH=. .venv/bin/python bench/train_hash.py [KEY_STEPS P_STEPS]
 """
 
 import hashlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,9 +17,10 @@ from codec.data.dataset import load_dataset
 from codec.train.config import preset
 from codec.train.gof import GoFTrainer
 
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "bench" / "figure128"
-if not DATASET.exists():
-    DATASET = Path("/work/shared/bench/figure128")
+# Beside the repository (as `fieldcast bench field` assumes); FIGURE128 overrides it, e.g. when
+# running from a snapshot elsewhere.
+DATASET = Path(os.environ.get(
+    "FIGURE128", Path(__file__).resolve().parents[2] / "shared" / "bench" / "figure128"))
 
 torch.set_num_threads(2)
 key_steps, p_steps = (int(a) for a in sys.argv[1:3]) if len(sys.argv) > 2 else (300, 150)
