@@ -212,11 +212,17 @@ class FrameTrainer:
         simulate = self.rate_hook.simulate
         loss = torch.zeros((), device=self.device)
         photo = 0.0
+        mlp = self.mlp
+        if self.train_mlp and not plan.train_mlp:
+            mlp = [(w.detach(), b.detach()) for w, b in self.mlp]
         for lod, weight in self._pick_lods(plan.lods, plan.weights):
-            dens = [self.params.level_density(i, simulate) for i in range(lod)]
-            planes = [self.params.level_planes(i, simulate) for i in range(lod)]
+            # Frozen levels stay out of the graph: their gradients would be dropped anyway
+            # (`_mask_untrainable`), and the trainable ones' are the same numbers either way.
+            grads = [i in plan.trainable for i in range(lod)]
+            dens = [self.params.level_density(i, simulate, grad=g) for i, g in enumerate(grads)]
+            planes = [self.params.level_planes(i, simulate, grad=g) for i, g in enumerate(grads)]
             rgb, _ = render_train(
-                dens, planes, self.mlp, self.aabb, self.field.render, origins, dirs, bg,
+                dens, planes, mlp, self.aabb, self.field.render, origins, dirs, bg,
                 self.occupancy[lod], jitter, self.occupied_boxes[lod],
             )
             err = mse(rgb, target)

@@ -34,14 +34,21 @@ class LevelParams:
         """Trainable tensors in a fixed order: density levels, then plane levels."""
         return [*self.delta_density, *self.delta_planes]
 
-    def level_density(self, lvl: int, simulate: Simulate | None = None) -> torch.Tensor:
-        d = self.delta_density[lvl]
+    def level_density(
+        self, lvl: int, simulate: Simulate | None = None, *, grad: bool = True
+    ) -> torch.Tensor:
+        """F_l (base + delta, or the track's decoded value under `simulate`); ``grad=False``
+        keeps the delta out of the autograd graph (a frozen level: no backward work for it)."""
+        d = self.delta_density[lvl] if grad else self.delta_density[lvl].detach()
         if simulate is not None:
             d = simulate("density", lvl, d)
         return self.base_density[lvl] + d
 
-    def level_planes(self, lvl: int, simulate: Simulate | None = None) -> torch.Tensor:
-        p = self.delta_planes[lvl]
+    def level_planes(
+        self, lvl: int, simulate: Simulate | None = None, *, grad: bool = True
+    ) -> torch.Tensor:
+        """As `level_density`, for the level's three planes."""
+        p = self.delta_planes[lvl] if grad else self.delta_planes[lvl].detach()
         if simulate is not None:
             p = simulate("planes", lvl, p)
         return self.base_planes[lvl] + p

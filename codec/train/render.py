@@ -63,14 +63,22 @@ class _DensityAt(torch.autograd.Function):
         pts, *levels = ctx.saved_tensors
         g = grad.contiguous().view(1, 1, 1, 1, -1)
         grads = []
+        by_shape: dict[tuple[int, ...], torch.Tensor] = {}
         for d, needed in zip(levels, ctx.needs_input_grad[2:]):
             if not needed:
                 grads.append(None)
                 continue
-            gd = torch.ops.aten.grid_sampler_3d_backward(
-                g, d[None, None], pts, 0, 1, True, [True, False]
-            )[0]
-            grads.append(gd.view_as(d))
+            # The gradient w.r.t. a lattice depends on its shape, the points and `grad` only,
+            # not on its values: levels sharing a lattice (e.g. 25/25/49/97) share one backward.
+            shared = by_shape.get(tuple(d.shape))
+            if shared is None:
+                shared = torch.ops.aten.grid_sampler_3d_backward(
+                    g, d[None, None], pts, 0, 1, True, [True, False]
+                )[0].view_as(d)
+                by_shape[tuple(d.shape)] = shared
+                grads.append(shared)
+            else:
+                grads.append(shared.clone())
         return (None, None, *grads)
 
 

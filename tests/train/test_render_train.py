@@ -113,3 +113,40 @@ def test_density_backward_reuses_the_no_grad_values_bit_for_bit():
     assert torch.equal(got.detach(), ref.detach())
     for a, b in zip(ref_grads, got_grads):
         assert torch.equal(a, b)
+
+
+def test_frozen_levels_out_of_the_graph_leave_the_trainable_gradients_bit_for_bit():
+    """The trainer detaches frozen levels (and a frozen MLP): the finest level's gradient is
+    the very same tensor it gets with every level in the graph."""
+    cfg, dens, planes, mlp, g = _random_field(3, (9, 9, 17))
+    aabb = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
+    n_rays = 200
+    origins = torch.randn(n_rays, 3, generator=g)
+    origins = origins / origins.norm(dim=1, keepdim=True) * 3.0
+    dirs = torch.randn(n_rays, 3, generator=g) * 0.2 - origins
+    dirs = dirs / dirs.norm(dim=1, keepdim=True)
+    jitter, bg = torch.rand(n_rays, generator=g), torch.rand(n_rays, 3, generator=g)
+    weights = torch.randn(n_rays, 3, generator=g)
+    with torch.no_grad():
+        d = compose_density(dens)
+        occ = occupancy_grid(d, step_size(aabb, d.shape[-1], cfg.render), cfg.render)
+    grads = []
+    for frozen_out in (False, True):
+        d_in = [t.clone().requires_grad_(True) for t in dens]
+        p_in = [t.clone().requires_grad_(True) for t in planes]
+        m_in = [(w.clone().requires_grad_(True), b.clone().requires_grad_(True)) for w, b in mlp]
+        if frozen_out:
+            d_use = [t.detach() for t in d_in[:-1]] + d_in[-1:]
+            p_use = [t.detach() for t in p_in[:-1]] + p_in[-1:]
+            m_use = [(w.detach(), b.detach()) for w, b in m_in]
+        else:
+            d_use, p_use, m_use = d_in, p_in, m_in
+        rgb, _ = render_train(d_use, p_use, m_use, aabb, cfg.render, origins, dirs, bg, occ,
+                              jitter, occupied_box(occ, aabb))
+        (rgb * weights).sum().backward()
+        if frozen_out:
+            assert all(t.grad is None for t in d_in[:-1] + p_in[:-1])
+            assert all(w.grad is None and b.grad is None for w, b in m_in)
+        grads.append((d_in[-1].grad, p_in[-1].grad))
+    assert float(grads[0][0].abs().max()) > 0 and float(grads[0][1].abs().max()) > 0
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
