@@ -11,6 +11,10 @@ Same samples, activations, skipping and compositing as `codec.render.torch_rende
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 import torch.nn.functional as F
 
@@ -34,13 +38,54 @@ def occupied_box(occupancy: torch.Tensor, aabb: torch.Tensor) -> torch.Tensor | 
     return torch.stack((aabb[0] + lo_cell / (n - 1) * extent, aabb[0] + hi_cell / (n - 1) * extent))
 
 
+_worker: ThreadPoolExecutor | None = None
+
+
+def _forget_worker() -> None:
+    global _worker
+    _worker = None  # a forked child has no worker thread: it starts its own when needed
+
+
+os.register_at_fork(after_in_child=_forget_worker)
+
+
+def _per_level(fn: Callable[[torch.Tensor], torch.Tensor], tensors: list[torch.Tensor]) -> list:
+    """``[fn(t) for t in tensors]``, two at a time when torch has 2+ CPU threads.
+
+    ATen's CPU 3-D grid sampler parallelises over the batch only, and every level is a batch
+    of one: profiled on figure128 at 2 threads, its forward and backward (~16 % of a P-frame
+    step) ran no faster than at 1 thread. The levels are independent, so a second Python
+    thread (torch releases the GIL inside ops) takes every other one; each result is the same
+    tensor the loop would compute, and callers combine them in the loop's order.
+    """
+    global _worker
+    if len(tensors) < 2 or tensors[0].device.type != "cpu" or torch.get_num_threads() < 2:
+        return [fn(t) for t in tensors]
+    if _worker is None:
+        _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldcast-levels")
+    grad = torch.is_grad_enabled()  # thread-local: the worker must see the caller's mode
+
+    def job(t: torch.Tensor) -> torch.Tensor:
+        with torch.set_grad_enabled(grad):
+            return fn(t)
+
+    odd = [_worker.submit(job, t) for t in tensors[1::2]]
+    out: list = [None] * len(tensors)
+    out[0::2] = [fn(t) for t in tensors[0::2]]
+    out[1::2] = [f.result() for f in odd]
+    return out
+
+
 def _sample_density(levels: list[torch.Tensor], grid: torch.Tensor) -> torch.Tensor:
-    raw = None
     pts = grid.view(1, 1, 1, -1, 3)
-    for d in levels:
-        v = F.grid_sample(
+
+    def sample(d: torch.Tensor) -> torch.Tensor:
+        return F.grid_sample(
             d[None, None], pts, mode="bilinear", padding_mode="border", align_corners=True
         ).view(-1)
+
+    raw = None
+    for v in _per_level(sample, levels):
         raw = v if raw is None else raw + v
     return raw
 
@@ -62,23 +107,28 @@ class _DensityAt(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         pts, *levels = ctx.saved_tensors
         g = grad.contiguous().view(1, 1, 1, 1, -1)
-        grads = []
-        by_shape: dict[tuple[int, ...], torch.Tensor] = {}
-        for d, needed in zip(levels, ctx.needs_input_grad[2:]):
-            if not needed:
+        # The gradient w.r.t. a lattice depends on its shape, the points and `grad` only, not
+        # on its values: levels sharing a lattice (e.g. 25/25/49/97) share one backward.
+        needed = [d for d, need in zip(levels, ctx.needs_input_grad[2:]) if need]
+        shapes = list(dict.fromkeys(tuple(d.shape) for d in needed))
+        firsts = [next(d for d in needed if tuple(d.shape) == shape) for shape in shapes]
+
+        def backward(d: torch.Tensor) -> torch.Tensor:
+            return torch.ops.aten.grid_sampler_3d_backward(
+                g, d[None, None], pts, 0, 1, True, [True, False]
+            )[0].view_as(d)
+
+        by_shape = dict(zip(shapes, _per_level(backward, firsts)))
+        grads, used = [], set()
+        for d, need in zip(levels, ctx.needs_input_grad[2:]):
+            shape = tuple(d.shape)
+            if not need:
                 grads.append(None)
-                continue
-            # The gradient w.r.t. a lattice depends on its shape, the points and `grad` only,
-            # not on its values: levels sharing a lattice (e.g. 25/25/49/97) share one backward.
-            shared = by_shape.get(tuple(d.shape))
-            if shared is None:
-                shared = torch.ops.aten.grid_sampler_3d_backward(
-                    g, d[None, None], pts, 0, 1, True, [True, False]
-                )[0].view_as(d)
-                by_shape[tuple(d.shape)] = shared
-                grads.append(shared)
+            elif shape in used:
+                grads.append(by_shape[shape].clone())
             else:
-                grads.append(shared.clone())
+                used.add(shape)
+                grads.append(by_shape[shape])
         return (None, None, *grads)
 
 
