@@ -1,4 +1,5 @@
-"""Cost of one P-frame (figure128 frame 1, `fast` preset, 500 steps) on 1 torch thread.
+"""Cost of one P-frame (figure128 frame 1, `fast` preset, 500 steps) on 1 torch thread
+(`--threads N`: on N).
 
 For an A/B of two code versions on a machine whose speed drifts: run it from two `git archive`
 snapshots at the same time (one core each), so both see the same conditions. The I-frame is
@@ -10,6 +11,7 @@ training is); each run resumes from a copy of it and trains frame 1 only.
         .venv/bin/python bench/pframe_cost.py LABEL CACHE [--profile]
 
 --profile also prints the torch profiler's table (self CPU per op) over P steps 150-169.
+For a 2-thread A/B, run the two versions one after the other (alternating, twice) instead.
 """
 
 import os
@@ -45,7 +47,10 @@ if "--profile" in sys.argv[3:]:
         return loss
 
     FrameTrainer.train_step = profiled_step
-torch.set_num_threads(1)
+threads = 1
+if "--threads" in sys.argv[3:]:
+    threads = int(sys.argv[sys.argv.index("--threads") + 1])
+torch.set_num_threads(threads)
 pre = preset("fast")
 dataset = load_dataset(DATASET, downscale=pre.downscale)
 if not cache.exists():
@@ -61,5 +66,5 @@ with tempfile.TemporaryDirectory() as tmp:
     result = GoFTrainer(dataset, [0, 1], pre.field, pre.train, "cpu", checkpoint=work,
                         progress=False).run()
 frame = result.frames[1]
-print(f"{label}: P-frame 1 {frame.seconds:.2f} s wall, {frame.cpu_seconds:.2f} s CPU "
+print(f"{label}: P-frame 1 {frame.seconds:.2f} s wall, {frame.cpu_seconds:.2f} s CPU, {threads} thread(s) "
       f"(run {time.perf_counter() - start:.2f} s)")
