@@ -27,6 +27,19 @@ def _random_field(seed: int, density_res: tuple[int, ...] = (5, 9, 17)):
     return cfg, dens, planes, mlp, g
 
 
+def _rays_at_the_centre(g: torch.Generator, n_rays: int = 200):
+    """Origins on a sphere of radius 3 aimed near the centre; jitter, backgrounds and the
+    per-channel weights of a random linear loss on the rendered colours."""
+    origins = torch.randn(n_rays, 3, generator=g)
+    origins = origins / origins.norm(dim=1, keepdim=True) * 3.0
+    dirs = torch.randn(n_rays, 3, generator=g) * 0.2 - origins
+    dirs = dirs / dirs.norm(dim=1, keepdim=True)
+    jitter = torch.rand(n_rays, generator=g)
+    bg = torch.rand(n_rays, 3, generator=g)
+    weights = torch.randn(n_rays, 3, generator=g)
+    return origins, dirs, jitter, bg, weights
+
+
 @pytest.mark.parametrize("density_res", [(5, 9, 17), (9, 9, 17)])  # (9, 9): a repeated lattice
 def test_render_train_matches_reference_at_every_lod(density_res):
     cfg, dens, planes, mlp, g = _random_field(0, density_res)
@@ -69,14 +82,7 @@ def test_render_train_gradients_match_reference():
     cfg, dens, planes, mlp, g = _random_field(2)
     dens[0] = torch.where(dens[0] > 0, dens[0] + 8.0, dens[0])  # opaque core: rays terminate
     aabb = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
-    n_rays = 200
-    origins = torch.randn(n_rays, 3, generator=g)
-    origins = origins / origins.norm(dim=1, keepdim=True) * 3.0
-    dirs = torch.randn(n_rays, 3, generator=g) * 0.2 - origins
-    dirs = dirs / dirs.norm(dim=1, keepdim=True)
-    jitter = torch.rand(n_rays, generator=g)
-    bg = torch.rand(n_rays, 3, generator=g)
-    weights = torch.randn(n_rays, 3, generator=g)
+    origins, dirs, jitter, bg, weights = _rays_at_the_centre(g)
     d_ref = [t.clone().requires_grad_(True) for t in dens]
     p_ref = [t.clone().requires_grad_(True) for t in planes]
     d_fast = [t.clone().requires_grad_(True) for t in dens]
@@ -120,13 +126,7 @@ def test_frozen_levels_out_of_the_graph_leave_the_trainable_gradients_bit_for_bi
     the very same tensor it gets with every level in the graph."""
     cfg, dens, planes, mlp, g = _random_field(3, (9, 9, 17))
     aabb = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
-    n_rays = 200
-    origins = torch.randn(n_rays, 3, generator=g)
-    origins = origins / origins.norm(dim=1, keepdim=True) * 3.0
-    dirs = torch.randn(n_rays, 3, generator=g) * 0.2 - origins
-    dirs = dirs / dirs.norm(dim=1, keepdim=True)
-    jitter, bg = torch.rand(n_rays, generator=g), torch.rand(n_rays, 3, generator=g)
-    weights = torch.randn(n_rays, 3, generator=g)
+    origins, dirs, jitter, bg, weights = _rays_at_the_centre(g)
     with torch.no_grad():
         d = compose_density(dens)
         occ = occupancy_grid(d, step_size(aabb, d.shape[-1], cfg.render), cfg.render)
