@@ -281,9 +281,12 @@ class JointRateHook:
             self._prune_unseen()
         if cfg.prune_density and self.geometry is not None and self._last_step(step_fraction):
             self._prune_density()
-        masks = self._block_masks(deltas) if cfg.zero_blocks or cfg.refit_every else {}
-        if cfg.refit_every and (self.counter % cfg.refit_every == 0
-                                or self._last_step(step_fraction)):
+        refit = bool(cfg.refit_every) and (
+            self.counter % cfg.refit_every == 0 or self._last_step(step_fraction))
+        # The whole element masks (and symbols) only on refit steps; the other steps need the
+        # zero-block test at the sampled elements alone (`_sampled_keep`: the same booleans).
+        masks = self._block_masks(deltas) if refit else {}
+        if refit:
             self._refit(deltas, masks)
         for (kind, level), delta in deltas.items():
             if not self.is_key and (kind not in cfg.p_rate_kinds or cfg.p_rate_weight == 0):
@@ -301,6 +304,11 @@ class JointRateHook:
                 # bytes x3 at equal PSNR on figure128).
                 f = f.detach()
             noise = torch.rand(f.shape, generator=gen).to(f.device) - 0.5
+            keeps = None
+            if cfg.zero_blocks:
+                keeps = ([masks[(kind, level, r)][1].reshape(-1)[flat]
+                          for r in range(self.model.tracks)] if masks
+                         else self._sampled_keep(kind, level, delta, flat))
             for r in range(self.model.tracks):
                 s = self._step(kind, level, r, delta)
                 s_col = s.reshape(-1, 1) if kind == "planes" else s.reshape(1, 1)
@@ -316,7 +324,7 @@ class JointRateHook:
                     # P-frame bytes and -2 dB.
                     live = torch.round(y.detach()) != 0
                     y_hat = torch.where(live, y, y.detach())
-                keep = masks[(kind, level, r)][1].reshape(-1)[flat] if cfg.zero_blocks else None
+                keep = None if keeps is None else keeps[r]
                 bits = self._bits(kind, level, r, y_hat, keep) * (per_channel / k)
                 dist = torch.mean((s_col * noise) ** 2)
                 term = bits / delta.numel() + self.model.lambdas[r] * dist
@@ -465,6 +473,46 @@ class JointRateHook:
                 out[(kind, level, r)] = (q, torch.from_numpy(keep).to(q.device))
         return out
 
+    @torch.no_grad()
+    def _sampled_keep(
+        self, kind: str, level: int, delta: torch.Tensor, flat: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """Per track, whether each sampled element (``flat``, as `_sample_index` draws) lies in
+        a block the coder codes: `_block_masks`' booleans at those elements, without rounding
+        and expanding every element (that was ~40 % of a joint-rate step on figure128).
+
+        A block holds a non-zero symbol iff its largest |F − s·Q_{t−1}| does: correctly rounded
+        division by s > 0 is monotone and round(q) ≠ 0 iff |q| > ½, so rounding the block's
+        peak decides exactly as rounding every element would. On the I-frame s·Q_{t−1} = 0 and
+        one peak per block serves every track."""
+        from codec.entropy.coder import BLOCK
+
+        base = self._base(kind, level)
+        value = base + delta
+        density = kind == "density"
+        if density:
+            n = delta.shape[0]
+            b = -(-n // BLOCK)
+            z, y, x = flat // (n * n), (flat // n) % n, flat % n
+            at = ((z // BLOCK) * b + y // BLOCK) * b + x // BLOCK
+        else:
+            _, c, m, _ = delta.shape
+            b = -(-m // BLOCK)
+            plane, channel, rest = flat // (c * m * m), (flat // (m * m)) % c, flat % (m * m)
+            at = ((plane * c + channel) * b + (rest // m) // BLOCK) * b + (rest % m) // BLOCK
+        out, key_peak = [], None
+        for r in range(self.model.tracks):
+            s = self._step(kind, level, r, delta).detach()
+            if self.is_key:
+                if key_peak is None:
+                    key_peak = _block_peak(value - self._prev_recon(kind, level, r, base, s),
+                                           density)
+                peak = key_peak
+            else:
+                peak = _block_peak(value - self._prev_recon(kind, level, r, base, s), density)
+            out.append((torch.round(peak / s) != 0).reshape(-1)[at])
+        return out
+
     def _refit(self, deltas, masks) -> None:  # noqa: ANN001
         """Fit the densities of every (track, level, channel) in play to its current symbols."""
         items = []
@@ -496,6 +544,24 @@ class JointRateHook:
             self.counter, self.frame, self.is_key = c, f, bool(key)
             self._frame_steps = rest[0] if rest and rest[0] >= 0 else None
             self._restored = f
+
+
+def _block_peak(values: torch.Tensor, density: bool) -> torch.Tensor:
+    """Largest |value| per zero-flag block (`coder.block_flags`' blocks, padded with zeros): a
+    density (n, n, n) -> (b, b, b); planes (3, C, m, m) -> (3, C, b, b), each channel's planes
+    blocked separately as the coder does."""
+    from codec.entropy.coder import BLOCK
+
+    m = values.shape[-1]
+    b = -(-m // BLOCK)
+    lead = () if density else tuple(values.shape[:2])
+    inner = (b * BLOCK,) * (3 if density else 2)
+    pad = values.new_zeros((*lead, *inner))
+    if density:
+        pad[:m, :m, :m] = values.abs()
+        return pad.view(b, BLOCK, b, BLOCK, b, BLOCK).amax(dim=(1, 3, 5))
+    pad[..., :m, :m] = values.abs()
+    return pad.view(*lead, b, BLOCK, b, BLOCK).amax(dim=(3, 5))
 
 
 @torch.no_grad()

@@ -132,6 +132,10 @@ class _DensityAt(torch.autograd.Function):
         return (None, None, *grads)
 
 
+PLANE_CHANNEL_SPLIT = 2
+"""Each plane's channels are sampled as this many batch items (see `_sample_planes`)."""
+
+
 def _sample_planes(levels: list[torch.Tensor], grid: torch.Tensor) -> torch.Tensor:
     """Planes composed onto the finest lattice (under autograd), sampled once: (S, 3C).
 
@@ -141,8 +145,16 @@ def _sample_planes(levels: list[torch.Tensor], grid: torch.Tensor) -> torch.Tens
     """
     planes = compose_planes(levels)
     coords = torch.stack((grid[:, [0, 1]], grid[:, [0, 2]], grid[:, [1, 2]]), dim=0)[:, None]
-    feats = F.grid_sample(planes, coords, mode="bilinear", padding_mode="border", align_corners=True)
-    return feats[:, :, 0].permute(2, 0, 1).reshape(-1, 3 * planes.shape[1])
+    n, c, h, w = planes.shape
+    # ATen's CPU grid_sample backward parallelises over the batch only: three planes on two
+    # threads run 2:1. Each plane's channels split in two halves (6 batch items, 3:3) give every
+    # (channel, texel) the same sum over the samples in the same order: the same numbers.
+    split = PLANE_CHANNEL_SPLIT if c % PLANE_CHANNEL_SPLIT == 0 else 1
+    feats = F.grid_sample(
+        planes.reshape(n * split, c // split, h, w), coords.repeat_interleave(split, dim=0),
+        mode="bilinear", padding_mode="border", align_corners=True,
+    ).reshape(n, c, 1, -1)
+    return feats[:, :, 0].permute(2, 0, 1).reshape(-1, 3 * c)
 
 
 def _transmittance(optical: torch.Tensor, ray_idx: torch.Tensor) -> torch.Tensor:

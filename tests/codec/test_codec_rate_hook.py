@@ -147,3 +147,52 @@ def test_p_rate_kinds_price_only_the_chosen_kinds_of_p_frames() -> None:
     assert grads[(("planes",), 1e-3)][0] == 0.0 and grads[(("planes",), 1e-3)][1] > 0
     assert all(g > 0 for g in grads[(("density", "planes"), 1e-3)])
     assert grads[(("planes",), 0.0)] == (0.0, 0.0)
+
+
+def test_sampled_zero_block_test_equals_the_whole_masks_at_the_sampled_elements() -> None:
+    """`_sampled_keep` (every step) gives the booleans `_block_masks` (refit steps) has at the
+    sampled elements, for I- and P-frames, density and planes, grids not a multiple of 8."""
+    gen = torch.Generator().manual_seed(11)
+    model = RateModel(1, 3, RateConfig(tracks=3))
+    for frame, is_key in ((0, True), (1, False)):
+        hook = JointRateHook(model, JointRateConfig(rate_samples=300))
+        base_d, base_p = torch.randn(13, 13, 13, generator=gen), torch.randn(3, 2, 13, 13, generator=gen)
+        if is_key:
+            base_d, base_p = torch.zeros_like(base_d), torch.zeros_like(base_p)
+        hook.begin_frame(frame, is_key=is_key)
+        hook.bind(SimpleNamespace(base_density=[base_d], base_planes=[base_p]))
+        # Sparse deltas: most 8^3 / 8x8 blocks round to zero at some tracks, not at others.
+        dd = torch.randn(13, 13, 13, generator=gen) * (torch.rand(13, 13, 13, generator=gen) < 0.01)
+        dp = torch.randn(3, 2, 13, 13, generator=gen) * (torch.rand(3, 2, 13, 13, generator=gen) < 0.02)
+        deltas = {("density", 0): dd, ("planes", 0): dp}
+        masks = hook._block_masks(deltas)
+        some_dropped = False
+        for (kind, level), delta in deltas.items():
+            flat = hook._sample_index(kind, delta, gen)
+            got = hook._sampled_keep(kind, level, delta, flat)
+            for r in range(3):
+                want = masks[(kind, level, r)][1].reshape(-1)[flat]
+                assert torch.equal(got[r], want), (frame, kind, r)
+                some_dropped |= bool((~want).any()) and bool(want.any())
+        assert some_dropped
+
+
+def test_sampled_zero_block_test_holds_at_the_rounding_boundary() -> None:
+    """Blocks whose only non-zero value sits exactly at s/2 (rounds to 0, half to even) or
+    one float above it (rounds to 1): the block-peak shortcut decides as the coder does."""
+    model = RateModel(1, 3, RateConfig(tracks=3))
+    hook = JointRateHook(model, JointRateConfig(rate_samples=0))
+    hook.begin_frame(0, is_key=True)
+    hook.bind(SimpleNamespace(base_density=[torch.zeros(24, 24, 24)],
+                              base_planes=[torch.zeros(3, 2, 24, 24)]))
+    dd = torch.zeros(24, 24, 24)
+    for r in range(3):
+        half = float(model.step(0, r)[0].detach()) / 2
+        dd[8 * r, 0, 0] = half
+        dd[8 * r, 8, 8] = -torch.nextafter(torch.tensor(half), torch.tensor(float("inf")))
+    flat = hook._sample_index("density", dd, torch.Generator().manual_seed(0))
+    masks = hook._block_masks({("density", 0): dd})
+    got = hook._sampled_keep("density", 0, dd, flat)
+    for r in range(3):
+        assert torch.equal(got[r], masks[("density", 0, r)][1].reshape(-1)[flat])
+    assert not masks[("density", 0, 0)][1][0, 0, 0] and masks[("density", 0, 0)][1][0, 8, 8]

@@ -150,3 +150,25 @@ def test_frozen_levels_out_of_the_graph_leave_the_trainable_gradients_bit_for_bi
         grads.append((d_in[-1].grad, p_in[-1].grad))
     assert float(grads[0][0].abs().max()) > 0 and float(grads[0][1].abs().max()) > 0
     assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+
+
+def test_plane_sampling_split_by_channels_is_bit_for_bit_the_plain_grid_sample():
+    """`_sample_planes` samples each plane's channel halves as separate batch items (for the
+    CPU backward's threads): values and gradients are the plain call's, `torch.equal`."""
+    import torch.nn.functional as F
+
+    from codec.train.render import _sample_planes
+
+    g = torch.Generator().manual_seed(7)
+    levels = [torch.randn(3, 8, m, m, generator=g, requires_grad=True) for m in (9, 17)]
+    grid = torch.rand(5000, 3, generator=g) * 2 - 1
+    upstream = torch.randn(5000, 24, generator=g)
+    planes = compose_planes(levels)
+    coords = torch.stack((grid[:, [0, 1]], grid[:, [0, 2]], grid[:, [1, 2]]), dim=0)[:, None]
+    plain = F.grid_sample(planes, coords, mode="bilinear", padding_mode="border",
+                          align_corners=True)[:, :, 0].permute(2, 0, 1).reshape(-1, 24)
+    got = _sample_planes(levels, grid)
+    assert torch.equal(got, plain)
+    for a, b in zip(torch.autograd.grad(plain, levels, upstream),
+                    torch.autograd.grad(got, levels, upstream)):
+        assert torch.equal(a, b)
