@@ -91,6 +91,14 @@ class JointRateConfig:
     """`qat_tracks` on P-frames (None: the same as on the I-frame; `tuple(range(8))` for
     every track). On the I-frame simulating track 2 did not pay (session 5, see `qat_tracks`);
     on P-frames it does (the figures under `p_float_share`)."""
+    key_noise_tracks: tuple[int, ...] = (2,)
+    """On the I-frame's float steps, the photometric loss sees the chain plus uniform noise of
+    these tracks' bin widths (in turn; HPC Eq. 8) instead of the chain itself (empty: off).
+    Measured on figure128 (docs/RATE.md, session 8, four seeds): the shared model's I-frame
+    trailed the one-track models most at track 2 (0-based), whose rounding it never simulates
+    (simulating it bent the chain, session 5); noise of its bin on the float steps moved the
+    BD-rate vs the fixed-rate models +8.5 / +17.2 / +20.4 / +21.0 % -> +5.9 / +8.4 / +8.5 /
+    +15.3 % (seeds 0-3; mean +16.8 -> +9.5 %)."""
     qat_start: float = 0.0
     """Fraction of a frame's steps before which every step sees the float chain (simulated
     quantization only later, at lower learning rates)."""
@@ -149,7 +157,7 @@ class JointRateConfig:
         rounding simulated on half the steps, as every track was before session 5. With one
         track there is no finer track whose chain the simulated rounding could bend."""
         return replace(self, float_share=0.5, qat_tracks=None, p_float_share=None,
-                       p_qat_tracks=None)
+                       p_qat_tracks=None, key_noise_tracks=())
 
 
 class JointRateHook:
@@ -258,7 +266,7 @@ class JointRateHook:
 
     def simulate(self, kind: str, level: int, delta: torch.Tensor) -> torch.Tensor:
         if not self.quantized_step:
-            return delta
+            return self._noisy(kind, level, delta)
         base = self._base(kind, level)
         s = self._step(kind, level, self.track, delta)
         prev = self._prev_recon(kind, level, self.track, base, s)
@@ -270,6 +278,20 @@ class JointRateHook:
             # and following it bends the shared chain the fine tracks code.
             q = torch.where(q.detach() != 0, q, q.detach())
         return prev + s * q - base
+
+    def _noisy(self, kind: str, level: int, delta: torch.Tensor) -> torch.Tensor:
+        """A float step of the I-frame with `key_noise_tracks`: the chain plus uniform noise of
+        one of those tracks' bin width (HPC Eq. 8), cycling; otherwise the chain itself."""
+        tracks = tuple(r for r in self.config.key_noise_tracks if 0 <= r < self.model.tracks)
+        if not self.is_key or not tracks:
+            return delta
+        r = tracks[self.counter % len(tracks)]
+        gen = torch.Generator().manual_seed(
+            (self.config.seed * 1_000_003 + self.counter * 7_919 + level * 31
+             + (kind == "planes")) & 0x7FFFFFFF)
+        s = self._step(kind, level, r, delta).detach()
+        noise = torch.rand(delta.shape, generator=gen).to(delta.device) - 0.5
+        return delta + s * noise
 
     def loss(self, deltas: dict[tuple[str, int], torch.Tensor], step_fraction: float) -> torch.Tensor:
         cfg = self.config

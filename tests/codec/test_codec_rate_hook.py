@@ -196,3 +196,27 @@ def test_sampled_zero_block_test_holds_at_the_rounding_boundary() -> None:
     for r in range(3):
         assert torch.equal(got[r], masks[("density", 0, r)][1].reshape(-1)[flat])
     assert not masks[("density", 0, 0)][1][0, 0, 0] and masks[("density", 0, 0)][1][0, 8, 8]
+
+
+def test_key_noise_tracks_perturb_the_i_frame_float_steps_within_half_a_bin() -> None:
+    """Float steps of the I-frame see the chain plus uniform noise of the chosen track's bin
+    (deterministic per step); quantized steps, P-frames and one-track models do not."""
+    gen = torch.Generator().manual_seed(3)
+    model = RateModel(1, 3, RateConfig(tracks=3))
+    cfg = JointRateConfig(float_share=1.0, key_noise_tracks=(2,))
+    assert cfg.for_single_track().key_noise_tracks == ()
+    base = SimpleNamespace(base_density=[torch.zeros(9, 9, 9)], base_planes=[torch.zeros(3, 2, 9, 9)])
+    delta = torch.randn(3, 2, 9, 9, generator=gen)
+    hook = JointRateHook(model, cfg)
+    hook.begin_frame(0, is_key=True)
+    hook.bind(base)
+    assert not hook.quantized_step
+    noisy = hook.simulate("planes", 0, delta)
+    again = hook.simulate("planes", 0, delta)
+    step = model.step(0, 2)[1:].detach().view(1, -1, 1, 1)
+    assert torch.equal(noisy, again) and not torch.equal(noisy, delta)
+    assert ((noisy - delta).abs() <= step / 2).all()
+    p_hook = JointRateHook(model, JointRateConfig(p_float_share=1.0, key_noise_tracks=(2,)))
+    p_hook.begin_frame(1, is_key=False)
+    p_hook.bind(base)
+    assert torch.equal(p_hook.simulate("planes", 0, delta), delta)
