@@ -98,7 +98,7 @@ def test_float_share_alternates_float_and_cycled_quantized_tracks() -> None:
     model = RateModel(1, 2, RateConfig(tracks=3))
     hook = JointRateHook(model, JointRateConfig(
         float_share=0.5, qat_tracks=None, p_rate_weight=None, p_rate_kinds=("density", "planes"),
-        p_quantized=False))
+        p_quantized=False, key_noise_tracks=()))  # the noise has its own test (test_codec_rate_hook)
     hook.prepare_frame(0, is_key=True)
     hook.bind(SimpleNamespace(base_density=[torch.zeros(5, 5, 5)], base_planes=[torch.zeros(3, 1, 5, 5)]))
     delta = torch.randn(5, 5, 5, generator=torch.Generator().manual_seed(7))
