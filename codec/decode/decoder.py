@@ -198,11 +198,15 @@ class Decoder:
             self.stats.chunks += 1
             state.frame = f
         assert state.q_density is not None and state.q_planes is not None
-        q_p = state.q_planes.transpose(1, 0, 2, 3)  # (3, C, m, m), the layout of FrameGrids
-        with np.errstate(over="ignore"):  # a hostile step * Q may overflow to inf, as in torch
-            d = np.multiply(state.q_density, code.step_density, dtype=np.float32)
-            p = np.multiply(q_p, code.step_planes, dtype=np.float32, order="C")
-        state.recon = (torch.from_numpy(d).to(self.device), torch.from_numpy(p).to(self.device))
+        # s·Q in float32 (Q cast to float32, then one correctly rounded product: the numbers
+        # numpy's float32 multiply gives), by torch: its cast and multiply run on every thread.
+        # A hostile step * Q may overflow to inf, as in numpy.
+        d = torch.from_numpy(state.q_density).to(torch.float32)
+        d.mul_(torch.from_numpy(np.asarray(code.step_density, dtype=np.float32)))
+        p = torch.from_numpy(state.q_planes).permute(1, 0, 2, 3)  # (3, C, m, m) of FrameGrids
+        p = p.to(torch.float32, memory_format=torch.contiguous_format)
+        p.mul_(torch.from_numpy(np.ascontiguousarray(code.step_planes, dtype=np.float32)))
+        state.recon = (d.to(self.device), p.to(self.device))
 
     def _gof(self, g: int) -> tuple[np.ndarray, list[tuple[torch.Tensor, torch.Tensor]]]:
         if g not in self._gof_cache:
