@@ -525,13 +525,11 @@ class JointRateHook:
         out, key_peak = [], None
         for r in range(self.model.tracks):
             s = self._step(kind, level, r, delta).detach()
-            if self.is_key:
-                if key_peak is None:
-                    key_peak = _block_peak(value - self._prev_recon(kind, level, r, base, s),
-                                           density)
-                peak = key_peak
-            else:
+            peak = key_peak
+            if peak is None:
                 peak = _block_peak(value - self._prev_recon(kind, level, r, base, s), density)
+                if self.is_key:
+                    key_peak = peak
             out.append((torch.round(peak / s) != 0).reshape(-1)[at])
         return out
 

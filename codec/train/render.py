@@ -109,16 +109,17 @@ class _DensityAt(torch.autograd.Function):
         g = grad.contiguous().view(1, 1, 1, 1, -1)
         # The gradient w.r.t. a lattice depends on its shape, the points and `grad` only, not
         # on its values: levels sharing a lattice (e.g. 25/25/49/97) share one backward.
-        needed = [d for d, need in zip(levels, ctx.needs_input_grad[2:]) if need]
-        shapes = list(dict.fromkeys(tuple(d.shape) for d in needed))
-        firsts = [next(d for d in needed if tuple(d.shape) == shape) for shape in shapes]
+        firsts: dict[tuple[int, ...], torch.Tensor] = {}
+        for d, need in zip(levels, ctx.needs_input_grad[2:]):
+            if need:
+                firsts.setdefault(tuple(d.shape), d)
 
         def backward(d: torch.Tensor) -> torch.Tensor:
             return torch.ops.aten.grid_sampler_3d_backward(
                 g, d[None, None], pts, 0, 1, True, [True, False]
             )[0].view_as(d)
 
-        by_shape = dict(zip(shapes, _per_level(backward, firsts)))
+        by_shape = dict(zip(firsts, _per_level(backward, list(firsts.values()))))
         grads, used = [], set()
         for d, need in zip(levels, ctx.needs_input_grad[2:]):
             shape = tuple(d.shape)
