@@ -148,6 +148,19 @@ class JointRateConfig:
     occupancy geometry (`bind(..., geometry=(aabb, render))`)."""
     density_margin: float = 1.0
     """Raw-density margin under the occupancy threshold kept by `prune_density`."""
+    relax_opacity: float | None = 4e-4
+    """At every frame's last step (after `prune_density`), where the composed density of the
+    float chain renders a sample of the finest lattice with σ·Δ under this opacity, the finest
+    density level takes the cheapest value that keeps it under (`unseen.relaxed_density`: the
+    previous frame's on P-frames, else the one nearest 0). None: off. 4e-4 is raw ≈ 0.06 on
+    figure128's 97-point lattice (density_shift −4): transparent, but above the occupancy
+    threshold (1e-6, raw ≈ −5.9), so the shell around the object becomes occupied cells the
+    renderer samples. Hull carving had written ~45 % of the finest level's non-zero symbols
+    there (|value| ~10 where the coarse levels spill density off the hull). Measured on
+    figure128 by re-coding the session-8 evaluation's chains (docs/RATE.md, session 9) with
+    raw ceiling 0: −31 / −22 / −13 / −7 % bytes at tracks 1-4, PSNR +0.00 to +0.02 dB;
+    ceilings −3 / −1 saved less, +1 about the same. Needs the occupancy geometry, like
+    `prune_density`."""
     zero_blocks: bool = True
     """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
     those blocks with a flag (docs/FORMAT.md §5)."""
@@ -177,6 +190,8 @@ class JointRateHook:
         """(aabb, RenderParams) of the clip, for `prune_density`."""
         self.pruned_density = 0
         """Finest-level density values reset by the last `prune_density`."""
+        self.relaxed_density = 0
+        """Finest-level density values changed by the last `relax_opacity`."""
         self.pruned = 0
         """Plane values set to 0 by the last prune (for logs and tests)."""
         self._frame_steps: int | None = None
@@ -303,6 +318,9 @@ class JointRateHook:
             self._prune_unseen()
         if cfg.prune_density and self.geometry is not None and self._last_step(step_fraction):
             self._prune_density()
+        if (cfg.relax_opacity is not None and self.geometry is not None
+                and self._last_step(step_fraction)):
+            self._relax_density()
         refit = bool(cfg.refit_every) and (
             self.counter % cfg.refit_every == 0 or self._last_step(step_fraction))
         # The whole element masks (and symbols) only on refit steps; the other steps need the
@@ -404,6 +422,25 @@ class JointRateHook:
         target = -p.base_density[-1] if self.is_key else torch.zeros_like(delta)
         self.pruned_density = int((mask & (delta != target)).sum())
         delta[mask] = target[mask]
+
+    @torch.no_grad()
+    def _relax_density(self) -> None:
+        """The finest density level := `relaxed_density` of the float chain (I- and P-frames)
+        under the raw density of `relax_opacity` on the finest lattice."""
+        from .unseen import raw_density_at, relaxed_density
+
+        assert self.params is not None and self.config.relax_opacity is not None
+        p = self.params
+        levels = [(b + d).detach() for b, d in zip(p.base_density, p.delta_density)]
+        aabb, render = self.geometry
+        ceiling = raw_density_at(aabb.detach().cpu().double(), levels[-1].shape[-1], render,
+                                 self.config.relax_opacity)
+        previous = None if self.is_key else p.base_density[-1].detach()
+        new = relaxed_density(levels, ceiling, previous)
+        changed = new != levels[-1]
+        self.relaxed_density = int(changed.sum())
+        # Only the changed entries: rewriting every delta as new − base would round the rest.
+        p.delta_density[-1][changed] = (new - p.base_density[-1])[changed]
 
     def _last_step(self, step_fraction: float) -> bool:
         """The frame's last step (the trainer passes step / steps): the densities are refitted

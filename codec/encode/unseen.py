@@ -69,10 +69,15 @@ def seen_texels(
 def density_threshold(aabb: torch.Tensor, n: int, params) -> float:  # noqa: ANN001
     """The raw composed density at which a sample on an n-point lattice becomes occupied:
     ``softplus(d + shift) * step(n) >= occupancy_threshold`` (codec/field/occupancy.py)."""
+    return raw_density_at(aabb, n, params, params.occupancy_threshold)
+
+
+def raw_density_at(aabb: torch.Tensor, n: int, params, opacity: float) -> float:  # noqa: ANN001
+    """The raw composed density whose sample on an n-point lattice has σ·Δ = ``opacity``."""
     from codec.field.occupancy import step_size
 
     step = step_size(aabb, n, params)
-    return math.log(math.expm1(params.occupancy_threshold / step)) - params.density_shift
+    return math.log(math.expm1(opacity / step)) - params.density_shift
 
 
 @torch.no_grad()
@@ -120,3 +125,30 @@ def prunable_density(
         rep = zero if previous is None else torch.round(previous / track[-1]) * track[-1]
         ok &= coarse(decoded) + rep < threshold - margin
     return ok
+
+
+@torch.no_grad()
+def relaxed_density(
+    levels: list[torch.Tensor], ceiling: float, previous: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The finest density level with every value under ``ceiling`` (a raw composed density
+    that renders as transparent) replaced by the cheapest one that keeps it there.
+
+    Hull carving drives the finest level far negative around the object, where the coarser
+    levels' wide support spills density: every such value is a costly symbol, yet the point
+    is transparent whether the composed density is −14 or −1. A point with composed value
+    C = coarse + fine < ``ceiling`` gets ``previous`` (a P-frame's zero residual) when
+    coarse + previous stays under the ceiling, else the value nearest 0 that does:
+    min(0, max(fine, ceiling − coarse)). No point crosses the ceiling, none over it changes.
+    """
+    from codec.field.compose import compose_density, upsample_density
+
+    fine = levels[-1]
+    n = fine.shape[-1]
+    coarse = (upsample_density(compose_density(levels[:-1]), n) if len(levels) > 1
+              else torch.zeros_like(fine))
+    under = coarse + fine < ceiling
+    nearest = torch.clamp(torch.maximum(fine, ceiling - coarse), max=0.0)
+    if previous is not None:
+        nearest = torch.where(coarse + previous < ceiling, previous, nearest)
+    return torch.where(under, nearest, fine)

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from codec.encode.rate_hook import JointRateConfig, JointRateHook
-from codec.encode.unseen import density_threshold, prunable_density, seen_texels
+from codec.encode.unseen import (
+    density_threshold,
+    prunable_density,
+    raw_density_at,
+    relaxed_density,
+    seen_texels,
+)
 from codec.entropy.rate_model import RateConfig, RateModel
 from codec.field.compose import compose_density, compose_planes
 from codec.field.config import FieldConfig
@@ -152,7 +158,7 @@ def test_hook_prunes_the_finest_density_at_the_frame_end_only() -> None:
     planes = [torch.randn(3, 2, m, m, generator=gen) for m in FIELD.plane_res]
     model = RateModel(2, 3, RateConfig(tracks=2))
     hook = JointRateHook(model, JointRateConfig(rate_samples=64, prune_density=True,
-                                                prune_unseen=False))
+                                                prune_unseen=False, relax_opacity=None))
     params = SimpleNamespace(
         base_density=[torch.zeros_like(d) for d in levels], base_planes=planes,
         delta_density=[d.clone().requires_grad_(True) for d in levels],
@@ -184,3 +190,52 @@ def test_hook_prunes_the_finest_density_at_the_frame_end_only() -> None:
     residual = p_params.delta_density[1].detach()
     assert (residual == 0).any() and ((residual == 0) | (residual == -0.3)).all()
     assert (p_params.delta_density[0].detach() == -0.3).all(), "coarser levels untouched"
+
+
+@pytest.mark.parametrize("previous", [False, True])
+def test_relaxed_density_keeps_transparent_points_under_the_ceiling(previous: bool) -> None:
+    gen = torch.Generator().manual_seed(7)
+    levels = _carved_scene(gen)
+    ceiling = 0.0
+    coarse = compose_density(levels) - levels[1]
+    prev = levels[1] + 0.5 * torch.randn(9, 9, 9, generator=gen) if previous else None
+    fine = relaxed_density(levels, ceiling, prev)
+    before, after = coarse + levels[1], coarse + fine
+    under = before < ceiling
+    assert torch.equal(fine[~under], levels[1][~under]), "points over the ceiling untouched"
+    assert (after[under] <= ceiling).all(), "no point crosses the ceiling"
+    changed = fine != levels[1]
+    assert changed.float().mean() > 0.2, "the carved empty space should relax"
+    if prev is None:
+        # The value nearest 0 that keeps the point under the ceiling.
+        assert (fine[changed] <= 0).all() and (fine[changed].abs() < levels[1][changed].abs()).all()
+        assert (fine[under & (coarse < ceiling)] == 0).all()
+    else:
+        keep_prev = under & (coarse + prev < ceiling)
+        assert keep_prev.any() and torch.equal(fine[keep_prev], prev[keep_prev])
+
+
+def test_hook_relaxes_the_finest_density_at_the_frame_end_only() -> None:
+    gen = torch.Generator().manual_seed(8)
+    levels = _carved_scene(gen)
+    planes = [torch.randn(3, 2, m, m, generator=gen) for m in FIELD.plane_res]
+    model = RateModel(2, 3, RateConfig(tracks=2))
+    hook = JointRateHook(model, JointRateConfig(rate_samples=64, prune_density=False,
+                                                prune_unseen=False, relax_opacity=1e-3))
+    params = SimpleNamespace(
+        base_density=[torch.zeros_like(d) for d in levels], base_planes=planes,
+        delta_density=[d.clone().requires_grad_(True) for d in levels],
+        delta_planes=[torch.zeros_like(p).requires_grad_(True) for p in planes],
+    )
+    hook.begin_frame(0, is_key=True)
+    hook.bind(params, None, (AABB, FIELD.render))
+    deltas = {("density", i): params.delta_density[i] for i in range(2)}
+    hook.loss(deltas, 0.0)
+    assert torch.equal(params.delta_density[1], levels[1]), "not the last step: untouched"
+    hook.loss(deltas, 0.5)  # step 1 of 2: the last one
+    ceiling = raw_density_at(AABB.double(), 9, FIELD.render, 1e-3)
+    assert density_threshold(AABB, 9, FIELD.render) < ceiling < 0.0
+    expect = relaxed_density(levels, ceiling)
+    assert torch.equal(params.delta_density[1].detach(), expect)
+    assert hook.relaxed_density == int((expect != levels[1]).sum()) > 0
+    assert torch.equal(params.delta_density[0].detach(), levels[0]), "coarser levels untouched"
