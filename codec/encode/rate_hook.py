@@ -157,10 +157,10 @@ class JointRateConfig:
     threshold (1e-6, raw ≈ −5.9), so the shell around the object becomes occupied cells the
     renderer samples. Hull carving had written ~45 % of the finest level's non-zero symbols
     there (|value| ~10 where the coarse levels spill density off the hull). Measured on
-    figure128 by re-coding the session-8 evaluation's chains (docs/RATE.md, session 9) with
-    raw ceiling 0: −31 / −22 / −13 / −7 % bytes at tracks 1-4, PSNR +0.00 to +0.02 dB;
-    ceilings −3 / −1 saved less, +1 about the same. Needs the occupancy geometry, like
-    `prune_density`."""
+    figure128 (docs/RATE.md, session 9, seed 0): −33 / −27 / −20 / −15 % bytes at tracks 1-4
+    for +0.07 to +0.09 dB, equal-PSNR ratio to `--no-joint-rate` 0.574 / 0.579 / 0.675 / 0.905
+    -> 0.376 / 0.410 / 0.527 / 0.754; the full LOD's occupied cells +51 %, the GLSL players'
+    CPU time per full-LOD frame +23-32 %. Needs the occupancy geometry, like `prune_density`."""
     zero_blocks: bool = True
     """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
     those blocks with a flag (docs/FORMAT.md §5)."""

@@ -1,0 +1,169 @@
+"""Where a GoF's finest density symbols are, and what relaxing them would save (docs/RATE.md,
+session 9). Works on saved float chains: an encoder checkpoint (`WORK/encoder/gof_0000.npz`)
+or a `--save-chains` file, with the clip it was coded into (for the header and steps).
+
+    python bench/density_recode.py where CHAINS CLIP [FRAME]
+        finest-level non-zero symbols of tracks 1 and K, binned by the composed raw density
+    python bench/density_recode.py recode CHAINS CLIP CEILING|none [DENSITY_FACTORS [FEATURE_FACTORS]]
+        every frame's finest density level relaxed under the raw CEILING
+        (`codec.encode.unseen.relaxed_density`, the value nearest 0 at every frame: no
+        previous-frame preference), steps optionally scaled per track (comma lists, density
+        and feature channels apart), re-coded, and every track scored at full LOD on the
+        dataset's test views: KB/frame @ mean PSNR (per-frame PSNRs)
+
+    python bench/density_recode.py hidden CHAINS CLIP [EPS]
+        per frame, the finest-lattice points no training ray reaches with transmittance > EPS
+        (default 1e-3) in any of the 8 cells around them: density there could take its
+        cheapest value without changing a training view by more than EPS
+
+Needs FIGURE128 (default ../shared/bench/figure128) for `recode` and `hidden`. Run from the repository with
+PYTHONPATH=. and the venv's python. One GoF of up to 3 frames is read.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import torch
+
+from codec.container.chunks import unpack_gof
+from codec.container.format import KIND_GOF, ChunkKey
+from codec.container.reader import FcvFile, describe, read_source
+from codec.field.compose import compose_density, upsample_density
+from codec.quantize.closed_loop import quantize_frame
+
+
+def load(chains: str, clip: str):  # noqa: ANN201
+    z = np.load(chains, allow_pickle=False)
+    f = FcvFile(read_source(clip))
+    h = f.header
+    frames = min(h.gof, h.frames, 3)
+    pick = (lambda t, k, lv: f"g0/{k[0]}/{t}/{lv}") if "gofs" in z.files else (
+        lambda t, k, lv: f"f{t}/{k}/{lv}")
+    dens = [[torch.from_numpy(z[pick(t, "density", lv)]) for lv in range(h.levels)]
+            for t in range(frames)]
+    planes = [[torch.from_numpy(z[pick(t, "planes", lv)]) for lv in range(h.levels)]
+              for t in range(frames)]
+    if "gofs" in z.files:
+        mlp = [(z[f"g0/w/{i}"], z[f"g0/b/{i}"]) for i in range(len(h.hidden) + 1)]
+    else:
+        mlp = [(z[f"mlp/{i}/w"], z[f"mlp/{i}/b"]) for i in range(len(h.hidden) + 1)]
+    key = ChunkKey(KIND_GOF, 0, 0, 0, 0)
+    steps, _ = unpack_gof(h, f.chunk(key), describe(key))
+    return f, dens, planes, mlp, np.array(steps, np.float32)
+
+
+def where(chains: str, clip: str, frame: int = 0) -> None:
+    _, dens, _, _, steps = load(chains, clip)
+    levels = dens[frame]
+    fine = levels[-1]
+    coarse = upsample_density(compose_density(levels[:-1]), fine.shape[-1]).numpy().ravel()
+    composed = compose_density(levels).numpy().ravel()
+    bins = [-np.inf, -10, -6, -3, 0, 3, 6, 10, np.inf]
+    for r in (0, steps.shape[0] - 1):
+        sym, _ = quantize_frame(fine, float(steps[r, -1, 0]), None)
+        nz = sym.numpy().ravel() != 0
+        print(f"track {r + 1}: {int(nz.sum())} non-zero finest-level density symbols")
+        for lo, hi in zip(bins, bins[1:]):
+            m = nz & (composed >= lo) & (composed < hi)
+            mean_fine = float(np.abs(fine.numpy().ravel()[m]).mean()) if m.any() else 0.0
+            mean_coarse = float(coarse[m].mean()) if m.any() else 0.0
+            print(f"  composed in [{lo}, {hi}): {int(((composed >= lo) & (composed < hi)).sum())}"
+                  f" points, {int(m.sum())} non-zero, mean |fine| {mean_fine:.2f},"
+                  f" mean coarse {mean_coarse:.2f}")
+
+
+def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str = "") -> None:
+    from codec.data.dataset import load_dataset
+    from codec.decode import Decoder
+    from codec.decode.info import clip_info
+    from codec.encode.quantized import GofChains, encode_clip
+    from codec.encode.unseen import relaxed_density
+    from codec.eval.measure import ViewSet, measure_point
+
+    torch.set_num_threads(1)
+    f, dens, planes, mlp, steps = load(chains, clip)
+    k = steps.shape[0]
+    if ceiling != "none":
+        for levels in dens:
+            levels[-1] = relaxed_density(levels, float(ceiling))
+    for r, x in enumerate((dens_f or ",".join(["1"] * k)).split(",")):
+        steps[r, :, 0] *= float(x)
+    for r, x in enumerate((feat_f or ",".join(["1"] * k)).split(",")):
+        steps[r, :, 1:] *= float(x)
+    data = encode_clip(f.header, [GofChains(dens, planes, mlp, steps)]).build().data
+    info = clip_info(FcvFile(data), len(data))
+    top = f.header.levels
+    kb = {p["track"]: p["bytes_per_frame"] / 1000 for p in info["operating_points"]
+          if p["level"] == top}
+    ds = load_dataset(os.environ.get("FIGURE128", "../shared/bench/figure128"))
+    dev = torch.device("cpu")
+    dec = Decoder(data, dev)
+    views = ViewSet.from_dataset(ds, list(ds.test_views), list(range(len(dens))), "test", dev)
+    out = []
+    for r in range(k):
+        s = measure_point(lambda t, r=r: dec.frame(t, r, top), views)
+        per = "/".join(f"{x:.2f}" for x in s.psnr_per_frame)
+        out.append(f"{kb[r]:.1f}@{s.psnr:.2f} ({per})")
+    print(f"ceiling {ceiling}:", " | ".join(out), flush=True)
+
+
+def hidden(chains: str, clip: str, eps: float = 1e-3) -> None:
+    import torch.nn.functional as F
+
+    from codec.data.dataset import load_dataset
+    from codec.field.occupancy import step_size
+    from codec.render.torch_renderer import ray_box
+    from codec.train.rays import frame_rays
+
+    torch.set_num_threads(1)
+    f, dens, _, _, _ = load(chains, clip)
+    aabb = torch.tensor(f.header.aabb, dtype=torch.float32)
+    render = f.header.render
+    ds = load_dataset(os.environ.get("FIGURE128", "../shared/bench/figure128"))
+    for t, levels in enumerate(dens):
+        density = compose_density(levels)
+        n = density.shape[-1]
+        step = step_size(aabb, n, render)
+        seen = torch.zeros((n - 1) ** 3, dtype=torch.bool)
+        rays = frame_rays(ds, t, ds.train_views, torch.device("cpu"))
+        for a in range(0, rays.count, 8192):
+            o, d = rays.origins[a:a + 8192], rays.dirs[a:a + 8192]
+            t0, t1 = ray_box(o, d, aabb)
+            span = float((t1 - t0).clamp_min(0).max())
+            if span <= 0:
+                continue
+            k = torch.arange(int(np.ceil(span / step)))
+            ts = t0[:, None] + (k[None] + 0.5) * step
+            valid = ts < t1[:, None]
+            u = ((o[:, None] + d[:, None] * ts[..., None] - aabb[0]) / (aabb[1] - aabb[0]))
+            u = u.clamp(0, 1)
+            raw = F.grid_sample(density[None, None], (u * 2 - 1).view(1, 1, 1, -1, 3),
+                                mode="bilinear", padding_mode="border",
+                                align_corners=True).view(u.shape[:2])
+            sd = F.softplus(raw + render.density_shift) * step * valid
+            before = torch.exp(-(torch.cumsum(sd, 1) - sd))
+            c = (u[valid & (before > eps)] * (n - 1)).floor().long().clamp(0, n - 2)
+            seen[(c[:, 2] * (n - 1) + c[:, 1]) * (n - 1) + c[:, 0]] = True
+        cells = seen.view(n - 1, n - 1, n - 1)
+        points = torch.zeros(n, n, n, dtype=torch.bool)
+        for a in (0, 1):
+            for b in (0, 1):
+                for c2 in (0, 1):
+                    points[a:n - 1 + a, b:n - 1 + b, c2:n - 1 + c2] |= cells
+        print(f"frame {t}: {int((~points).sum())} of {points.numel()} points hidden"
+              f" (transmittance <= {eps} in every sample around them)", flush=True)
+
+
+if __name__ == "__main__":
+    cmd, *args = sys.argv[1:]
+    if cmd == "where":
+        where(args[0], args[1], int(args[2]) if len(args) > 2 else 0)
+    elif cmd == "recode":
+        recode(*args)
+    elif cmd == "hidden":
+        hidden(args[0], args[1], float(args[2]) if len(args) > 2 else 1e-3)
+    else:
+        raise SystemExit(__doc__)
