@@ -4,11 +4,13 @@ or a `--save-chains` file, with the clip it was coded into (for the header and s
 
     python bench/density_recode.py where CHAINS CLIP [FRAME]
         finest-level non-zero symbols of tracks 1 and K, binned by the composed raw density
-    python bench/density_recode.py recode CHAINS CLIP CEILING|none [DENSITY_FACTORS [FEATURE_FACTORS]]
+    python bench/density_recode.py recode CHAINS CLIP CEILING|none [DENSITY_FACTORS [FEATURE_FACTORS [OCCUPANCY]]]
         every frame's finest density level relaxed under the raw CEILING
         (`codec.encode.unseen.relaxed_density`, the value nearest 0 at every frame: no
         previous-frame preference), steps optionally scaled per track (comma lists, density
-        and feature channels apart), re-coded, and every track scored at full LOD on the
+        and feature channels apart; empty = 1), re-coded (with the header's occupancy
+        threshold set to OCCUPANCY if given; written to $RECODE_OUT if set, e.g. for
+        `fieldcast bench render`), and every track scored at full LOD on the
         dataset's test views: KB/frame @ mean PSNR (per-frame PSNRs)
 
     python bench/density_recode.py hidden CHAINS CLIP [EPS]
@@ -75,7 +77,10 @@ def where(chains: str, clip: str, frame: int = 0) -> None:
                   f" mean coarse {mean_coarse:.2f}")
 
 
-def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str = "") -> None:
+def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str = "",
+           occupancy: str = "") -> None:
+    import dataclasses
+
     from codec.data.dataset import load_dataset
     from codec.decode import Decoder
     from codec.decode.info import clip_info
@@ -93,7 +98,14 @@ def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str =
         steps[r, :, 0] *= float(x)
     for r, x in enumerate((feat_f or ",".join(["1"] * k)).split(",")):
         steps[r, :, 1:] *= float(x)
-    data = encode_clip(f.header, [GofChains(dens, planes, mlp, steps)]).build().data
+    header = f.header
+    if occupancy:
+        render = dataclasses.replace(header.render, occupancy_threshold=float(occupancy))
+        header = dataclasses.replace(header, render=render)
+    data = encode_clip(header, [GofChains(dens, planes, mlp, steps)]).build().data
+    if os.environ.get("RECODE_OUT"):
+        with open(os.environ["RECODE_OUT"], "wb") as out_file:
+            out_file.write(data)
     info = clip_info(FcvFile(data), len(data))
     top = f.header.levels
     kb = {p["track"]: p["bytes_per_frame"] / 1000 for p in info["operating_points"]
@@ -107,7 +119,8 @@ def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str =
         s = measure_point(lambda t, r=r: dec.frame(t, r, top), views)
         per = "/".join(f"{x:.2f}" for x in s.psnr_per_frame)
         out.append(f"{kb[r]:.1f}@{s.psnr:.2f} ({per})")
-    print(f"ceiling {ceiling}:", " | ".join(out), flush=True)
+    print(f"ceiling {ceiling}, occupancy threshold {header.render.occupancy_threshold}:",
+          " | ".join(out), flush=True)
 
 
 def hidden(chains: str, clip: str, eps: float = 1e-3) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +217,10 @@ def encode_dataset(
         frames = sum(len(g.density) for g in chains)
         gof = min(settings.gof, frames)
         tracks = int(chains[0].steps.shape[0])
+    if settings.joint_rate:
+        from .rate_hook import playback_render
+
+        field_cfg = replace(field_cfg, render=playback_render(field_cfg.render))
     if save_chains is not None:
         from codec.eval.chains_io import save_chains as _save
 

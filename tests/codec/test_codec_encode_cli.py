@@ -37,6 +37,14 @@ def test_encode_cli_from_chains_is_deterministic(tmp_path) -> None:
         [sys.executable, "-m", "app.cli", "info", str(tmp_path / "a.fcv"), "--json"],
         check=True, capture_output=True, text=True).stdout)
     assert info["frames"] == 3 and info["gof"] == 2 and len(info["cameras"]) == 3
+    # A joint-rate encode (the default) stores the threshold that skips the relaxed shell.
+    from codec.encode.rate_hook import JointRateConfig, playback_render
+    from codec.field.config import RenderParams
+
+    relaxed = playback_render(RenderParams()).occupancy_threshold
+    assert relaxed == pytest.approx(1.25 * JointRateConfig().relax_opacity)
+    assert relaxed > RenderParams().occupancy_threshold
+    assert info["render"]["occupancy_threshold"] == pytest.approx(relaxed)
     assert all(isinstance(p["psnr"], float) for p in info["operating_points"])
     res = subprocess.run(
         [sys.executable, "-m", "app.cli", "encode", str(tmp_path / "missing"), "-o",
