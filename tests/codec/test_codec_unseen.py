@@ -152,18 +152,24 @@ def test_pruned_density_leaves_every_occupancy_unchanged(previous: bool) -> None
     assert not (mask & corner_points).any()
 
 
-def test_hook_prunes_the_finest_density_at_the_frame_end_only() -> None:
-    gen = torch.Generator().manual_seed(6)
+def _key_frame_hook(seed: int, **config) -> tuple[list[torch.Tensor], JointRateHook, SimpleNamespace]:
+    """The carved scene as an I-frame's trainable deltas, and a 2-track hook over it."""
+    gen = torch.Generator().manual_seed(seed)
     levels = _carved_scene(gen)
     planes = [torch.randn(3, 2, m, m, generator=gen) for m in FIELD.plane_res]
     model = RateModel(2, 3, RateConfig(tracks=2))
-    hook = JointRateHook(model, JointRateConfig(rate_samples=64, prune_density=True,
-                                                prune_unseen=False, relax_opacity=None))
+    hook = JointRateHook(model, JointRateConfig(rate_samples=64, prune_unseen=False, **config))
     params = SimpleNamespace(
         base_density=[torch.zeros_like(d) for d in levels], base_planes=planes,
         delta_density=[d.clone().requires_grad_(True) for d in levels],
         delta_planes=[torch.zeros_like(p).requires_grad_(True) for p in planes],
     )
+    return levels, hook, params
+
+
+def test_hook_prunes_the_finest_density_at_the_frame_end_only() -> None:
+    levels, hook, params = _key_frame_hook(6, prune_density=True, relax_opacity=None)
+    model, planes = hook.model, params.base_planes
     hook.begin_frame(0, is_key=True)
     hook.bind(params, _occupancy(levels), (AABB, FIELD.render))
     deltas = {("density", i): params.delta_density[i] for i in range(2)}
@@ -216,17 +222,7 @@ def test_relaxed_density_keeps_transparent_points_under_the_ceiling(previous: bo
 
 
 def test_hook_relaxes_the_finest_density_at_the_frame_end_only() -> None:
-    gen = torch.Generator().manual_seed(8)
-    levels = _carved_scene(gen)
-    planes = [torch.randn(3, 2, m, m, generator=gen) for m in FIELD.plane_res]
-    model = RateModel(2, 3, RateConfig(tracks=2))
-    hook = JointRateHook(model, JointRateConfig(rate_samples=64, prune_density=False,
-                                                prune_unseen=False, relax_opacity=1e-3))
-    params = SimpleNamespace(
-        base_density=[torch.zeros_like(d) for d in levels], base_planes=planes,
-        delta_density=[d.clone().requires_grad_(True) for d in levels],
-        delta_planes=[torch.zeros_like(p).requires_grad_(True) for p in planes],
-    )
+    levels, hook, params = _key_frame_hook(8, prune_density=False, relax_opacity=1e-3)
     hook.begin_frame(0, is_key=True)
     hook.bind(params, None, (AABB, FIELD.render))
     deltas = {("density", i): params.delta_density[i] for i in range(2)}
