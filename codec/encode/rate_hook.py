@@ -160,8 +160,9 @@ class JointRateConfig:
     there (|value| ~10 where the coarse levels spill density off the hull). Measured on
     figure128 (docs/RATE.md, session 9, seed 0): −33 / −27 / −20 / −15 % bytes at tracks 1-4
     for +0.07 to +0.09 dB, equal-PSNR ratio to `--no-joint-rate` 0.574 / 0.579 / 0.675 / 0.905
-    -> 0.376 / 0.410 / 0.527 / 0.754; the full LOD's occupied cells +51 %, the GLSL players'
-    CPU time per full-LOD frame +23-32 %. Needs the occupancy geometry, like `prune_density`."""
+    -> 0.376 / 0.410 / 0.527 / 0.754; the full LOD's occupied cells +51 % (the GLSL players'
+    CPU time per full-LOD frame +23-32 %), which the clip's stored occupancy threshold
+    (`playback_render`) takes back to +9 %. Needs the occupancy geometry, like `prune_density`."""
     zero_blocks: bool = True
     """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
     those blocks with a flag (docs/FORMAT.md §5)."""
