@@ -80,6 +80,15 @@ def raw_density_at(aabb: torch.Tensor, n: int, params, opacity: float) -> float:
     return math.log(math.expm1(opacity / step)) - params.density_shift
 
 
+def _coarser_on_finest(coarser: list[torch.Tensor], fine: torch.Tensor) -> torch.Tensor:
+    """The levels under the finest, composed onto its lattice (zeros when there are none)."""
+    from codec.field.compose import compose_density, upsample_density
+
+    if not coarser:
+        return torch.zeros_like(fine)
+    return upsample_density(compose_density(coarser), fine.shape[-1])
+
+
 @torch.no_grad()
 def prunable_density(
     levels: list[torch.Tensor],
@@ -100,7 +109,7 @@ def prunable_density(
     occupied when one of its 8 corners reaches the threshold (codec/field/occupancy.py): so
     such a point keeps every cell around it empty.
     """
-    from codec.field.compose import compose_density, upsample_density
+    from codec.field.compose import compose_density
     from codec.field.occupancy import corner_max
 
     fine = levels[-1]
@@ -115,15 +124,11 @@ def prunable_density(
                 corner[a:n - 1 + a, b:n - 1 + b, c:n - 1 + c] |= cell
     zero = torch.zeros_like(fine)
     replacement = zero if previous is None else previous
-
-    def coarse(values: list[torch.Tensor]) -> torch.Tensor:
-        return upsample_density(compose_density(values), n) if values else zero
-
-    ok = ~corner & (coarse(levels[:-1]) + replacement < threshold - margin)
+    ok = ~corner & (_coarser_on_finest(levels[:-1], fine) + replacement < threshold - margin)
     for track in steps:
         decoded = [torch.round(v / s) * s for v, s in zip(levels[:-1], track)]
         rep = zero if previous is None else torch.round(previous / track[-1]) * track[-1]
-        ok &= coarse(decoded) + rep < threshold - margin
+        ok &= _coarser_on_finest(decoded, fine) + rep < threshold - margin
     return ok
 
 
@@ -141,12 +146,8 @@ def relaxed_density(
     coarse + previous stays under the ceiling, else the value nearest 0 that does:
     min(0, max(fine, ceiling − coarse)). No point crosses the ceiling, none over it changes.
     """
-    from codec.field.compose import compose_density, upsample_density
-
     fine = levels[-1]
-    n = fine.shape[-1]
-    coarse = (upsample_density(compose_density(levels[:-1]), n) if len(levels) > 1
-              else torch.zeros_like(fine))
+    coarse = _coarser_on_finest(levels[:-1], fine)
     under = coarse + fine < ceiling
     nearest = torch.clamp(torch.maximum(fine, ceiling - coarse), max=0.0)
     if previous is not None:
