@@ -13,6 +13,10 @@ or a `--save-chains` file, with the clip it was coded into (for the header and s
         `fieldcast bench render`), and every track scored at full LOD on the
         dataset's test views: KB/frame @ mean PSNR (per-frame PSNRs)
 
+    python bench/density_recode.py split CHAINS CLIP
+        KB of each (frame, kind, level) at every track: the empirical entropy of its symbols
+        (per channel, zero order), a lower bound the coder's fitted tables come close to
+
     python bench/density_recode.py hidden CHAINS CLIP [EPS]
         per frame, the finest-lattice points no training ray reaches with transmittance > EPS
         (default 1e-3) in any of the 8 cells around them: density there could take its
@@ -75,6 +79,40 @@ def where(chains: str, clip: str, frame: int = 0) -> None:
             print(f"  composed in [{lo}, {hi}): {int(((composed >= lo) & (composed < hi)).sum())}"
                   f" points, {int(m.sum())} non-zero, mean |fine| {mean_fine:.2f},"
                   f" mean coarse {mean_coarse:.2f}")
+
+
+def split(chains: str, clip: str) -> None:
+    from codec.quantize.closed_loop import split_channels
+
+    _, dens, planes, _, steps = load(chains, clip)
+    k, levels = steps.shape[0], steps.shape[1]
+
+    def entropy_bytes(sym: torch.Tensor) -> float:
+        _, counts = torch.unique(sym, return_counts=True)
+        p = counts.double() / counts.sum()
+        return float(-(counts.double() * torch.log2(p)).sum()) / 8
+
+    for r in range(k):
+        state: dict[int, list] = {}
+        rows = []
+        for t in range(len(dens)):
+            per_kind = {"density": [0.0] * levels, "planes": [0.0] * levels}
+            for lv in range(levels):
+                values = split_channels(dens[t][lv], planes[t][lv])
+                prev = state.get(lv) or [None] * len(values)
+                new = []
+                for c, (v, qp) in enumerate(zip(values, prev)):
+                    sym, tot = quantize_frame(v, float(steps[r, lv, c]), qp)
+                    new.append(tot)
+                    per_kind["density" if c == 0 else "planes"][lv] += entropy_bytes(sym) / 1000
+                state[lv] = new
+            rows.append(per_kind)
+        for kind in ("density", "planes"):
+            cells = " | ".join("/".join(f"{row[kind][lv]:.1f}" for lv in range(levels))
+                               for row in rows)
+            total = sum(sum(row[kind]) for row in rows) / len(rows)
+            print(f"track {r + 1} {kind:7s} KB per level, frame by frame: {cells}"
+                  f"  (mean {total:.1f} KB/frame)")
 
 
 def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str = "",
@@ -176,6 +214,8 @@ if __name__ == "__main__":
         where(args[0], args[1], int(args[2]) if len(args) > 2 else 0)
     elif cmd == "recode":
         recode(*args)
+    elif cmd == "split":
+        split(args[0], args[1])
     elif cmd == "hidden":
         hidden(args[0], args[1], float(args[2]) if len(args) > 2 else 1e-3)
     else:
