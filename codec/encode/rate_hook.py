@@ -118,15 +118,19 @@ class JointRateConfig:
     ratio 0.83/0.68/0.74/1.10 -> 0.62/0.57/0.67/1.03 (with `prune_density`). In session 2
     (before `ste_live_only`, older trainer) it cost the finest track's P-frames 0.3-0.8 dB
     against the float-chain P-frames and was switched off."""
-    key_rate_kinds: tuple[str, ...] = ("planes",)
+    key_rate_kinds: tuple[str, ...] = ("planes", "density")
     """Kinds ('density', 'planes') whose I-frame values get a rate gradient, priced like the
     P-frames' residuals: the real symbols' bits, a gradient only where the symbol is non-zero
     (an empty tuple: the I-frame rate trains nothing but the densities). Measured on figure128
     (docs/RATE.md, session 3): planes priced this way cut the file 9 / 26 / 29 / 25 % (tracks
     0-3) for -1.8 / -0.8 / -0.3 / -0.1 dB at full LOD; equal-PSNR ratio
-    0.52/0.67/0.85/1.22 -> 0.61/0.64/0.65/0.93.
-    Density is left out (noisy-symbol pricing of absolute densities fogged empty space in
-    session 1; real-symbol pricing of density is unmeasured)."""
+    0.52/0.67/0.85/1.22 -> 0.61/0.64/0.65/0.93. Density joined them in session 10, with
+    `track_rate_power` 1 (docs/RATE.md): BD-rate -14.7 / -13.1 / -17.8 % (seeds 0-2) against
+    the session-9 defaults, where `track_rate_power` alone gave -9.1 / -5.1 / -10.9 %; its
+    I-frame finest density level at track 4 fell 50.9 -> 43.3 KB (empirical entropy).
+    Noisy-symbol pricing of absolute densities had fogged empty space (session 1); the real
+    symbols' pricing gives no gradient to the zero symbols that `prune_density` and
+    `relax_opacity` leave there."""
     prune_unseen: bool = True
     """On the I-frame, set plane texels no LOD's occupancy lets the renderer read to 0 (at the
     frame's last step and every `prune_every` steps; `codec.encode.unseen`). They have no
@@ -163,6 +167,21 @@ class JointRateConfig:
     -> 0.376 / 0.410 / 0.527 / 0.754; the full LOD's occupied cells +51 % (the GLSL players'
     CPU time per full-LOD frame +23-32 %), which the clip's stored occupancy threshold
     (`playback_render`) takes back to +9 %. Needs the occupancy geometry, like `prune_density`."""
+    track_rate_power: float = 1.0
+    """Track r's rate term is weighted by w_r ∝ s_r^p (its step to this power), normalised to a
+    mean of 1 over the tracks (0: every track alike; one track: always 1). A rate gradient
+    through a live symbol scales as 1/s_r, so with every track alike the finest track's pricing
+    pulls the shared chain hardest and its top tracks saturate early; VRVVC weighs R_r against
+    λ_r·D_r, i.e. rate by 1/λ_r ∝ s_r² (p = 2). With 4 tracks 2.5x apart, p = 1 gives
+    w = 2.46 / 0.99 / 0.39 / 0.16. Measured on figure128 (docs/RATE.md, session 10, 3 frames),
+    BD-rate of the full-LOD curve against p = 0 (with I-frame planes priced only): p = 0.5
+    -10.3 / -3.3 % (seeds 0 / 1), p = 1 -9.1 / -5.1 / -10.9 % (seeds 0-2), p = 1.5 -10.0 /
+    +3.1 / -10.0 %, p = 2 -2.3 % (seed 0); p = 1 with I-frame density priced too
+    (`key_rate_kinds`, the default) -14.7 / -13.1 / -17.8 %."""
+    p_track_rate_power: float | None = None
+    """`track_rate_power` on P-frames (None: the same as on the I-frame). Measured (docs/RATE.md,
+    session 10, seed 0, with the defaults otherwise): 0 on P-frames gave BD-rate -11.0 % against
+    the session-9 defaults where the same power on both gave -14.7 %."""
     zero_blocks: bool = True
     """Charge no bits to elements whose 8^3 / 8x8 block rounds to all zero: the coder skips
     those blocks with a flag (docs/FORMAT.md §5)."""
@@ -387,7 +406,8 @@ class JointRateHook:
                 keep = None if keeps is None else keeps[r]
                 bits = self._bits(kind, level, r, y_hat, keep) * (per_channel / k)
                 dist = torch.mean((s_col * noise) ** 2)
-                term = bits / delta.numel() + self.model.lambdas[r] * dist
+                term = (self._track_weight(r) * bits / delta.numel()
+                        + self.model.lambdas[r] * dist)
                 total = term if total is None else total + term
         if step_fraction > 0:
             self._frame_steps = round(self.counter / step_fraction)
@@ -400,6 +420,17 @@ class JointRateHook:
         return weight * total / self.model.tracks
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _track_weight(self, track: int) -> float:
+        cfg = self.config
+        p = cfg.track_rate_power
+        if not self.is_key and cfg.p_track_rate_power is not None:
+            p = cfg.p_track_rate_power
+        if p == 0 or self.model.tracks == 1:
+            return 1.0
+        # Steps are base_step / gain_r on every level and channel: the gains alone set the ratio.
+        w = torch.exp(-p * self.model.log_gain.detach().double())
+        return float(w[track] / w.mean())
+
     def _prune_now(self, step_fraction: float) -> bool:
         cfg = self.config
         if not (self.is_key and cfg.prune_unseen and self.occupancy):

@@ -220,3 +220,24 @@ def test_key_noise_tracks_perturb_the_i_frame_float_steps_within_half_a_bin() ->
     p_hook.begin_frame(1, is_key=False)
     p_hook.bind(base)
     assert torch.equal(p_hook.simulate("planes", 0, delta), delta)
+
+
+def test_track_rate_power_scales_each_tracks_rate_gradient_by_its_step_ratio() -> None:
+    gen = torch.Generator().manual_seed(11)
+    f_prev = (torch.zeros(9, 9, 9), torch.zeros(3, 2, 9, 9))
+    dp0 = 0.5 * torch.randn(3, 2, 9, 9, generator=gen)
+    grads = {}
+    for power in (0.0, 1.0):
+        model = RateModel(1, 3, RateConfig(tracks=2))
+        hook = JointRateHook(model, JointRateConfig(rate_samples=0, track_rate_power=power))
+        hook.begin_frame(1, is_key=False)
+        hook.bind(SimpleNamespace(base_density=[f_prev[0]], base_planes=[f_prev[1]]))
+        dp = dp0.clone().requires_grad_(True)
+        hook.loss({("planes", 0): dp}, 0.5).backward()
+        grads[power] = dp.grad
+    coarse, fine = (model.step(0, r)[1:].detach().view(1, -1, 1, 1) for r in (0, 1))
+    only_fine = (torch.round(dp0 / coarse) == 0) & (torch.round(dp0 / fine) != 0)
+    assert only_fine.sum() > 20 and grads[0.0][only_fine].abs().min() > 0
+    # Steps 1 : 1/2.5, so w = (1, 0.4) / 0.7: the fine track's pull shrinks to 0.4 / 0.7.
+    ratio = grads[1.0][only_fine] / grads[0.0][only_fine]
+    torch.testing.assert_close(ratio, torch.full_like(ratio, 0.4 / 0.7))
