@@ -8,10 +8,13 @@ the coder will do (docs/FORMAT.md §6):
   ``s·Q_{t-1} + s·STE(y)`` with ``y = (F_t − s·Q_{t-1}) / s`` and ``F_t = base + delta``
   (straight-through rounding: the photometric loss sees the decoded grids of track r*; r* cycles
   over the tracks, HPC's multi-rate supervision without K renders per step);
-* ``loss`` adds, for every track, VRVVC Eq. 6: ``rate_weight · (bits_r / elements +
-  λ_r · MSE(recon_r, F_t))``, bits from the learned `RateModel` on noisy symbols
-  ``y + U(−½, ½)``, over a seeded random subset of elements (``rate_samples`` per tensor,
-  scaled up: unbiased, and the cost per step stays flat at any grid size).
+* ``loss`` adds, for every track, VRVVC Eq. 6: ``rate_weight / K · (w_r · bits_r / elements
+  + λ_r · MSE(recon_r, F_t))``, with w_r ∝ s_r (``track_rate_power``: each track priced by its
+  step, so the finest one does not set the shared chain's pull), bits from the learned
+  `RateModel` (on noisy symbols ``y + U(−½, ½)``, or on the real symbols for the kinds
+  ``key_rate_kinds`` / ``p_rate_kinds`` name), over a seeded random subset of elements
+  (``rate_samples`` per tensor, scaled up: unbiased, and the cost per step stays flat at any
+  grid size).
 
 Because ``Q_{t-1} = round(F_{t-1} / s)`` exactly (closed loop) and the trainer's P-frame base
 is F_{t-1}, the hook needs no state across frames besides the model: ``s·Q_{t-1}`` is
