@@ -53,4 +53,15 @@ def analyze(f: FcvFile) -> dict[str, Any]:
                             stats.empirical_bits += _empirical_bits(np.concatenate(vals))
     out = stats.to_dict()
     out["reencoded_identical"] = bool(identical)
+    frame_bytes = [0] * h.tracks
+    for key, entry in f.index.items():
+        if key.kind == KIND_FRAME:
+            frame_bytes[key.track] += entry.length
+    out["frame_bytes_per_track"] = frame_bytes
+    estimate = (f.meta.get("encoder") or {}).get("rate_model_bytes_per_track")
+    if estimate is not None and len(estimate) == h.tracks:
+        # Issue 4: what training believed each track would cost, against its coded frame chunks.
+        out["rate_estimate_over_real"] = [
+            float(e) / b if b else None for e, b in zip(estimate, frame_bytes)
+        ]
     return out

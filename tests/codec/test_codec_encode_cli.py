@@ -89,3 +89,15 @@ def test_encode_resumes_from_checkpoints_byte_identical(tmp_path) -> None:
     assert not (tmp_path / "resumed.fcv").exists()
     assert (tmp_path / "resumed" / "gof_0000.npz").exists()
     assert encode("resumed") == clean
+    # The rate model's estimate is stored beside the coded bytes; the analysis sets one against
+    # the other per track (issue 4's 15 % line is a figure128 measurement: bench codec --clip).
+    from codec.container.reader import FcvFile
+    from codec.encode.analysis import analyze
+
+    f = FcvFile(clean)
+    stats = analyze(f)
+    stored = f.meta["encoder"]["rate_model_bytes_per_track"]
+    assert len(stats["frame_bytes_per_track"]) == 2 and all(stats["frame_bytes_per_track"])
+    for est, real, ratio in zip(stored, stats["frame_bytes_per_track"],
+                                stats["rate_estimate_over_real"]):
+        assert est > 0 and ratio == pytest.approx(est / real)
