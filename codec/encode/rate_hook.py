@@ -192,9 +192,12 @@ class JointRateConfig:
     def for_single_track(self) -> JointRateConfig:
         """The recipe of a model trained for one rate only (the fixed-rate baseline): its own
         rounding simulated on half the steps, as every track was before session 5. With one
-        track there is no finer track whose chain the simulated rounding could bend."""
+        track there is no finer track whose chain the simulated rounding could bend. Its
+        I-frame prices the planes only: with its one track at the full weight γ, pricing the
+        density too cost the one-track models 0.36-0.57 dB at tracks 2-4 for 6-7 % fewer bytes
+        (docs/RATE.md, session 10; the shared model's tracks 3-4 weigh w_r / K = 0.1 / 0.04)."""
         return replace(self, float_share=0.5, qat_tracks=None, p_float_share=None,
-                       p_qat_tracks=None, key_noise_tracks=())
+                       p_qat_tracks=None, key_noise_tracks=(), key_rate_kinds=("planes",))
 
 
 PLAYBACK_MARGIN = 1.25

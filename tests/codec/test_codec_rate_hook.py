@@ -205,6 +205,7 @@ def test_key_noise_tracks_perturb_the_i_frame_float_steps_within_half_a_bin() ->
     model = RateModel(1, 3, RateConfig(tracks=3))
     cfg = JointRateConfig(float_share=1.0, key_noise_tracks=(2,))
     assert cfg.for_single_track().key_noise_tracks == ()
+    assert cfg.for_single_track().key_rate_kinds == ("planes",)  # measured: density hurt them
     base = SimpleNamespace(base_density=[torch.zeros(9, 9, 9)], base_planes=[torch.zeros(3, 2, 9, 9)])
     delta = torch.randn(3, 2, 9, 9, generator=gen)
     hook = JointRateHook(model, cfg)
