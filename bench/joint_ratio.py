@@ -19,18 +19,20 @@ import sys
 import numpy as np
 
 
-def full_points(src: str) -> list[tuple[int, float, float]]:
-    """(track, KB/frame, PSNR) of the full-LOD points, sorted by track."""
+def full_points(src: str) -> list[tuple[int, float, float, list[float]]]:
+    """(track, KB/frame, PSNR, per-frame PSNRs) of the full-LOD points, sorted by track (an
+    info JSON has no per-frame PSNRs: an empty list)."""
     if os.path.isdir(src):
         pts = []
         for f in glob.glob(os.path.join(src, "points", "*.json")):
             d = json.load(open(f))
             if d["full_lod"]:
-                pts.append((d["track"], d["bytes_per_frame"] / 1000, d["psnr_test"]))
+                pts.append((d["track"], d["bytes_per_frame"] / 1000, d["psnr_test"],
+                            d.get("psnr_per_frame", [])))
         return sorted(pts)
     d = json.load(open(src))
     top = d["levels"]
-    return sorted((p["track"], p["bytes_per_frame"] / 1000, p["psnr"])
+    return sorted((p["track"], p["bytes_per_frame"] / 1000, p["psnr"], [])
                   for p in d["operating_points"] if p["level"] == top)
 
 
@@ -38,7 +40,7 @@ def main(joint: str, no_joint: str) -> None:
     ref = full_points(no_joint)
     log_kb = np.log([p[1] for p in ref])
     psnr = np.array([p[2] for p in ref])
-    for track, kb, p in full_points(joint):
+    for track, kb, p, _ in full_points(joint):
         if p < psnr.min() - 0.2 or p > psnr.max() + 0.2:
             print(f"track {track}: {kb:.1f} KB @ {p:.2f} dB outside the no-joint range")
             continue
