@@ -13,6 +13,14 @@ or a `--save-chains` file, with the clip it was coded into (for the header and s
         `fieldcast bench render`), and every track scored at full LOD on the
         dataset's test views: KB/frame @ mean PSNR (per-frame PSNRs)
 
+    python bench/density_recode.py restep CHAINS CLIP DENSITY_FACTORS FEATURE_FACTORS
+        every track's steps of each level scaled (comma lists, one factor per level), re-coded
+        and scored like `recode` (docs/RATE.md, session 11)
+
+    python bench/density_recode.py settle CHAINS CLIP BETA
+        P-frames' finest-track symbols that a residual under BETA of the step flipped across a
+        bin edge, pulled back to the edge (no symbol), re-coded and scored (session 11)
+
     python bench/density_recode.py split CHAINS CLIP
         KB of each (frame, kind, level) at every track: the empirical entropy of its symbols
         (per channel, zero order), a lower bound the coder's fitted tables come close to
@@ -119,12 +127,7 @@ def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str =
            occupancy: str = "") -> None:
     import dataclasses
 
-    from codec.data.dataset import load_dataset
-    from codec.decode import Decoder
-    from codec.decode.info import clip_info
-    from codec.encode.quantized import GofChains, encode_clip
     from codec.encode.unseen import relaxed_density
-    from codec.eval.measure import ViewSet, measure_point
 
     torch.set_num_threads(1)
     f, dens, planes, mlp, steps = load(chains, clip)
@@ -140,12 +143,27 @@ def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str =
     if occupancy:
         render = dataclasses.replace(header.render, occupancy_threshold=float(occupancy))
         header = dataclasses.replace(header, render=render)
+    scores = score(header, dens, planes, mlp, steps)
+    print(f"ceiling {ceiling}, occupancy threshold {header.render.occupancy_threshold}:",
+          scores, flush=True)
+
+
+def score(header, dens, planes, mlp, steps, tracks=None) -> str:  # noqa: ANN001
+    """Code the chains with `steps` under `header` (written to $RECODE_OUT if set) and score
+    the given tracks (default all) at full LOD on the dataset's test views:
+    "KB/frame@PSNR (per-frame PSNRs) | ..."."""
+    from codec.data.dataset import load_dataset
+    from codec.decode import Decoder
+    from codec.decode.info import clip_info
+    from codec.encode.quantized import GofChains, encode_clip
+    from codec.eval.measure import ViewSet, measure_point
+
     data = encode_clip(header, [GofChains(dens, planes, mlp, steps)]).build().data
     if os.environ.get("RECODE_OUT"):
         with open(os.environ["RECODE_OUT"], "wb") as out_file:
             out_file.write(data)
     info = clip_info(FcvFile(data), len(data))
-    top = f.header.levels
+    top = header.levels
     kb = {p["track"]: p["bytes_per_frame"] / 1000 for p in info["operating_points"]
           if p["level"] == top}
     ds = load_dataset(os.environ.get("FIGURE128", "../shared/bench/figure128"))
@@ -153,12 +171,56 @@ def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str =
     dec = Decoder(data, dev)
     views = ViewSet.from_dataset(ds, list(ds.test_views), list(range(len(dens))), "test", dev)
     out = []
-    for r in range(k):
+    for r in (range(steps.shape[0]) if tracks is None else tracks):
         s = measure_point(lambda t, r=r: dec.frame(t, r, top), views)
         per = "/".join(f"{x:.2f}" for x in s.psnr_per_frame)
         out.append(f"{kb[r]:.1f}@{s.psnr:.2f} ({per})")
-    print(f"ceiling {ceiling}, occupancy threshold {header.render.occupancy_threshold}:",
-          " | ".join(out), flush=True)
+    return " | ".join(out)
+
+
+def restep(chains: str, clip: str, dens_f: str, feat_f: str) -> None:
+    """Every track's steps of level l times the l-th factor (density and feature channels
+    apart, comma lists of one factor per level), re-coded and scored."""
+    torch.set_num_threads(1)
+    f, dens, planes, mlp, steps = load(chains, clip)
+    for lv, (x, y) in enumerate(zip(dens_f.split(","), feat_f.split(","), strict=True)):
+        steps[:, lv, 0] *= float(x)
+        steps[:, lv, 1:] *= float(y)
+    print(f"level factors density {dens_f} features {feat_f}:",
+          score(f.header, dens, planes, mlp, steps), flush=True)
+
+
+def settle(chains: str, clip: str, beta: str) -> None:
+    """P-frames: where the finest track's symbol changes although the float value moved less
+    than `beta` of its step (a bin edge crossed by a small residual), pull the value back to
+    the edge of its previous bin (so the symbol is 0), frame by frame; re-coded and scored."""
+    from codec.quantize.closed_loop import split_channels
+
+    torch.set_num_threads(1)
+    f, dens, planes, mlp, steps = load(chains, clip)
+    top, b = steps.shape[0] - 1, float(beta)
+    moved = 0
+
+    def settled(cur: torch.Tensor, prev: torch.Tensor, step: float) -> torch.Tensor:
+        nonlocal moved
+        s = torch.tensor(step, dtype=torch.float32)
+        q_prev = torch.round(prev / s)
+        small = ((cur - prev).abs() < b * step) & (torch.round(cur / s) != q_prev)
+        edge = torch.clamp(cur, (q_prev - 0.5 + 1e-3) * s, (q_prev + 0.5 - 1e-3) * s)
+        kept = small & (torch.round(edge / s) == q_prev)
+        moved += int(kept.sum())
+        return torch.where(kept, edge, cur)
+
+    for t in range(1, len(dens)):
+        for lv in range(steps.shape[1]):
+            prev = split_channels(dens[t - 1][lv], planes[t - 1][lv])
+            cur = split_channels(dens[t][lv].clone(), planes[t][lv].clone())
+            new = [settled(c.float(), p.float(), float(steps[top, lv, i]))
+                   for i, (c, p) in enumerate(zip(cur, prev))]
+            dens[t][lv] = new[0]
+            planes[t][lv] = torch.stack(new[1:], dim=1)
+    print(f"settled {moved} values (beta {beta}):", score(f.header, dens, planes, mlp, steps),
+          flush=True)
 
 
 def hidden(chains: str, clip: str, eps: float = 1e-3) -> None:
@@ -216,6 +278,10 @@ if __name__ == "__main__":
         recode(*args)
     elif cmd == "split":
         split(args[0], args[1])
+    elif cmd == "restep":
+        restep(*args)
+    elif cmd == "settle":
+        settle(*args)
     elif cmd == "hidden":
         hidden(args[0], args[1], float(args[2]) if len(args) > 2 else 1e-3)
     else:
