@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codec.entropy.rate_model import RateConfig, RateModel
+from codec.entropy.rate_model import RateConfig, RateModel, level_step_scales
 from codec.errors import FieldCastError
 from codec.field.config import FieldConfig
 
@@ -119,7 +119,9 @@ def train_chains(
     n_gofs = -(-frames // gof)
     for g in range(n_gofs):
         gframes = [ids[t] for t in range(g * gof, min(frames, (g + 1) * gof))]
-        model = RateModel(field_cfg.levels, 1 + field_cfg.channels, rate_cfg).to(device)
+        scales = level_step_scales(field_cfg.density_res, field_cfg.plane_res,
+                                   rate_cfg.level_step_exponent)
+        model = RateModel(field_cfg.levels, 1 + field_cfg.channels, rate_cfg, scales).to(device)
         hook_cfg = JointRateConfig(seed=settings.seed)
         if settings.only_track is not None:
             hook_cfg = hook_cfg.for_single_track()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from codec.entropy.rate_model import RateConfig, RateModel, closed_loop_level
+from codec.entropy.rate_model import RateConfig, RateModel, closed_loop_level, level_step_scales
 from codec.quantize.closed_loop import ChainQuantizer, quantize_frame
 
 
@@ -73,3 +73,18 @@ def test_rate_model_learns_and_reaches_gains() -> None:
     out = closed_loop_level(model, 0, 0, False, f, torch.randn(3, 0, 5, 5), mode="noise")
     out.bits.backward()
     assert model.log_gain.grad is not None and model.log_gain.grad.abs().sum() > 0
+
+
+def test_level_step_scales_widen_the_finer_lattices_steps() -> None:
+    scales = level_step_scales((25, 25, 49, 97), (65, 81, 97, 129), 0.5)
+    assert scales[0] == (1.0, 1.0) and scales[1][0] == 1.0
+    assert abs(scales[3][0] - (97 / 25) ** 0.5) < 1e-12
+    assert abs(scales[2][1] - (97 / 65) ** 0.5) < 1e-12
+    assert level_step_scales((25, 49), (65, 97), 0.0) == [(1.0, 1.0), (1.0, 1.0)]
+    plain = RateModel(2, 3, RateConfig(tracks=2)).steps_table()
+    scaled = RateModel(2, 3, RateConfig(tracks=2), [(1.0, 1.0), (2.0, 1.5)]).steps_table()
+    assert torch.equal(scaled[:, 0], plain[:, 0])
+    assert torch.allclose(scaled[:, 1, 0], 2.0 * plain[:, 1, 0])
+    assert torch.allclose(scaled[:, 1, 1:], 1.5 * plain[:, 1, 1:])
+    # The track ladder is unchanged: every level keeps the same ratio between tracks.
+    assert torch.allclose(scaled[0] / scaled[1], plain[0] / plain[1])
