@@ -101,3 +101,18 @@ def test_encode_resumes_from_checkpoints_byte_identical(tmp_path) -> None:
     for est, real, ratio in zip(stored, stats["frame_bytes_per_track"],
                                 stats["rate_estimate_over_real"]):
         assert est > 0 and ratio == pytest.approx(est / real)
+    # The stored steps follow the per-level scales of the preset's lattices (RateConfig).
+    from codec.container.chunks import unpack_gof
+    from codec.container.format import KIND_GOF, ChunkKey
+    from codec.container.reader import describe
+    from codec.entropy.rate_model import RateConfig, level_step_scales
+
+    key = ChunkKey(KIND_GOF, 0, 0, 0, 0)
+    steps, _ = unpack_gof(f.header, f.chunk(key), describe(key))
+    steps = np.asarray(steps)
+    h = f.header
+    scales = level_step_scales(h.density_res, h.plane_res, RateConfig().level_step_exponent)
+    for lvl, (dens, feat) in enumerate(scales):
+        assert steps[:, lvl, 0] / steps[:, 0, 0] == pytest.approx(dens, rel=1e-5)
+        assert steps[:, lvl, 1:] / steps[:, 0, 1:] == pytest.approx(feat, rel=1e-5)
+    assert scales[1] != (1.0, 1.0)
