@@ -21,6 +21,10 @@ or a `--save-chains` file, with the clip it was coded into (for the header and s
         P-frames' finest-track symbols that a residual under BETA of the step flipped across a
         bin edge, pulled back to the edge (no symbol), re-coded and scored (session 11)
 
+    python bench/density_recode.py flips CHAINS CLIP
+        P-frames: shares of non-zero residuals, of non-zero symbols per track, and of the
+        finest track's symbols that are bin-edge crossings (session 11)
+
     python bench/density_recode.py split CHAINS CLIP
         KB of each (frame, kind, level) at every track: the empirical entropy of its symbols
         (per channel, zero order), a lower bound the coder's fitted tables come close to
@@ -223,6 +227,40 @@ def settle(chains: str, clip: str, beta: str) -> None:
           flush=True)
 
 
+def flips(chains: str, clip: str) -> None:
+    """Per P-frame, kind and level: the share of elements whose residual is non-zero, of
+    non-zero symbols in each track, and of the finest track's non-zero symbols that are
+    bin-edge crossings (residual under half its step)."""
+    from codec.quantize.closed_loop import split_channels
+
+    _, dens, planes, _, steps = load(chains, clip)
+    k, levels = steps.shape[0], steps.shape[1]
+    for t in range(1, len(dens)):
+        for kind in ("density", "planes"):
+            cells = []
+            for lv in range(levels):
+                cur = split_channels(dens[t][lv], planes[t][lv])
+                prev = split_channels(dens[t - 1][lv], planes[t - 1][lv])
+                chans = [0] if kind == "density" else list(range(1, len(cur)))
+                n = live_residual = crossings = 0
+                live = [0] * k
+                for c in chans:
+                    resid = (cur[c] - prev[c]).double()
+                    n += resid.numel()
+                    live_residual += int((resid != 0).sum())
+                    for r in range(k):
+                        s = float(steps[r, lv, c])
+                        q = torch.round(cur[c].double() / s) - torch.round(prev[c].double() / s)
+                        live[r] += int((q != 0).sum())
+                        if r == k - 1:
+                            crossings += int(((q != 0) & (resid.abs() < s / 2)).sum())
+                cells.append(f"L{lv + 1} {live_residual / n:.3f} "
+                             + "/".join(f"{x / n:.3f}" for x in live)
+                             + f" {crossings / max(live[-1], 1):.2f}")
+            print(f"frame {t} {kind:7s} residual!=0, symbol!=0 per track, edge crossings: "
+                  + " | ".join(cells))
+
+
 def hidden(chains: str, clip: str, eps: float = 1e-3) -> None:
     import torch.nn.functional as F
 
@@ -282,6 +320,8 @@ if __name__ == "__main__":
         restep(*args)
     elif cmd == "settle":
         settle(*args)
+    elif cmd == "flips":
+        flips(args[0], args[1])
     elif cmd == "hidden":
         hidden(args[0], args[1], float(args[2]) if len(args) > 2 else 1e-3)
     else:

@@ -53,11 +53,14 @@ def analyze(f: FcvFile) -> dict[str, Any]:
                             stats.empirical_bits += _empirical_bits(np.concatenate(vals))
     out = stats.to_dict()
     out["reencoded_identical"] = bool(identical)
-    frame_bytes = [0] * h.tracks
+    per_frame = [[0] * h.tracks for _ in range(h.frames)]
     for key, entry in f.index.items():
         if key.kind == KIND_FRAME:
-            frame_bytes[key.track] += entry.length
+            per_frame[key.frame][key.track] += entry.length
+    frame_bytes = [sum(row[r] for row in per_frame) for r in range(h.tracks)]
     out["frame_bytes_per_track"] = frame_bytes
+    # Frame by frame (all levels): where a GoF's bytes go, I-frame against P-frames.
+    out["frame_bytes_per_frame_track"] = per_frame
     estimate = (f.meta.get("encoder") or {}).get("rate_model_bytes_per_track")
     if estimate is not None and len(estimate) == h.tracks:
         # Issue 4: what training believed each track would cost, against its coded frame chunks.

@@ -98,6 +98,9 @@ def test_encode_resumes_from_checkpoints_byte_identical(tmp_path) -> None:
     stats = analyze(f)
     stored = f.meta["encoder"]["rate_model_bytes_per_track"]
     assert len(stats["frame_bytes_per_track"]) == 2 and all(stats["frame_bytes_per_track"])
+    rows = stats["frame_bytes_per_frame_track"]
+    assert len(rows) == f.header.frames and all(all(row) for row in rows)
+    assert [sum(col) for col in zip(*rows)] == stats["frame_bytes_per_track"]
     for est, real, ratio in zip(stored, stats["frame_bytes_per_track"],
                                 stats["rate_estimate_over_real"]):
         assert est > 0 and ratio == pytest.approx(est / real)
