@@ -18,7 +18,8 @@ DESCRIPTION = (
     "With --clip, analyses an existing .fcv: decodes every frame chunk, re-encodes it with the\n"
     "file's own tables and reports the gap between the coded bytes and the ideal code length\n"
     "under those tables (the coder's overhead), the gap to the empirical entropy of the coded\n"
-    "symbols (what the fitted tables and the block flags cost), and the table bytes.\n"
+    "symbols (what the fitted tables and the block flags cost), the table bytes, the frame\n"
+    "chunks' bytes per track and per (frame, track), and the training's rate estimate over them.\n"
     "Without --clip, it encodes synthetic smooth chains at the default field shape."
 )
 
