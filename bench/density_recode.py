@@ -152,9 +152,9 @@ def recode(chains: str, clip: str, ceiling: str, dens_f: str = "", feat_f: str =
           scores, flush=True)
 
 
-def score(header, dens, planes, mlp, steps, tracks=None) -> str:  # noqa: ANN001
+def score(header, dens, planes, mlp, steps) -> str:  # noqa: ANN001
     """Code the chains with `steps` under `header` (written to $RECODE_OUT if set) and score
-    the given tracks (default all) at full LOD on the dataset's test views:
+    every track at full LOD on the dataset's test views:
     "KB/frame@PSNR (per-frame PSNRs) | ..."."""
     from codec.data.dataset import load_dataset
     from codec.decode import Decoder
@@ -175,7 +175,7 @@ def score(header, dens, planes, mlp, steps, tracks=None) -> str:  # noqa: ANN001
     dec = Decoder(data, dev)
     views = ViewSet.from_dataset(ds, list(ds.test_views), list(range(len(dens))), "test", dev)
     out = []
-    for r in (range(steps.shape[0]) if tracks is None else tracks):
+    for r in range(steps.shape[0]):
         s = measure_point(lambda t, r=r: dec.frame(t, r, top), views)
         per = "/".join(f"{x:.2f}" for x in s.psnr_per_frame)
         out.append(f"{kb[r]:.1f}@{s.psnr:.2f} ({per})")
@@ -218,7 +218,7 @@ def settle(chains: str, clip: str, beta: str) -> None:
     for t in range(1, len(dens)):
         for lv in range(steps.shape[1]):
             prev = split_channels(dens[t - 1][lv], planes[t - 1][lv])
-            cur = split_channels(dens[t][lv].clone(), planes[t][lv].clone())
+            cur = split_channels(dens[t][lv], planes[t][lv])
             new = [settled(c.float(), p.float(), float(steps[top, lv, i]))
                    for i, (c, p) in enumerate(zip(cur, prev))]
             dens[t][lv] = new[0]

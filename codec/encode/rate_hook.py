@@ -373,6 +373,7 @@ class JointRateHook:
         masks = self._block_masks(deltas) if refit else {}
         if refit:
             self._refit(deltas, masks)
+        track_weights = [self._track_weight(r) for r in range(self.model.tracks)]
         for (kind, level), delta in deltas.items():
             if not self.is_key and (kind not in cfg.p_rate_kinds or cfg.p_rate_weight == 0):
                 continue  # no P-frame rate gradient (a zero weight: skip the work too)
@@ -412,7 +413,7 @@ class JointRateHook:
                 keep = None if keeps is None else keeps[r]
                 bits = self._bits(kind, level, r, y_hat, keep) * (per_channel / k)
                 dist = torch.mean((s_col * noise) ** 2)
-                term = (self._track_weight(r) * bits / delta.numel()
+                term = (track_weights[r] * bits / delta.numel()
                         + self.model.lambdas[r] * dist)
                 total = term if total is None else total + term
         if step_fraction > 0:

@@ -117,10 +117,10 @@ def train_chains(
     estimates: np.ndarray | None = None
     frame_log: list[dict[str, Any]] = []
     n_gofs = -(-frames // gof)
+    scales = level_step_scales(field_cfg.density_res, field_cfg.plane_res,
+                               rate_cfg.level_step_exponent)
     for g in range(n_gofs):
         gframes = [ids[t] for t in range(g * gof, min(frames, (g + 1) * gof))]
-        scales = level_step_scales(field_cfg.density_res, field_cfg.plane_res,
-                                   rate_cfg.level_step_exponent)
         model = RateModel(field_cfg.levels, 1 + field_cfg.channels, rate_cfg, scales).to(device)
         hook_cfg = JointRateConfig(seed=settings.seed)
         if settings.only_track is not None:
