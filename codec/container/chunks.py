@@ -8,21 +8,32 @@ from codec.entropy.tables import IntTable, read_tables
 from codec.entropy.varint import ByteReader
 from codec.errors import FormatError
 
-from .header import ClipHeader
+from .header import MLP_DTYPES, ClipHeader
+
+
+def _mlp_values(h: ClipHeader) -> int:
+    return sum(o * i + o for o, i in h.mlp_shapes())
 
 
 def gof_payload_size(h: ClipHeader) -> int:
-    n = h.tracks * h.levels * h.symbol_channels
-    n += sum(o * i + o for o, i in h.mlp_shapes())
-    return 4 * n
+    steps = 4 * h.tracks * h.levels * h.symbol_channels
+    return steps + np.dtype(MLP_DTYPES[h.mlp_dtype]).itemsize * _mlp_values(h)
 
 
-def pack_gof(steps: np.ndarray, mlp: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """steps float32 (K, L, 1+C) then each layer's W[out][in] and b[out], float32 LE."""
+def pack_gof(
+    h: ClipHeader, steps: np.ndarray, mlp: list[tuple[np.ndarray, np.ndarray]]
+) -> bytes:
+    """steps float32 (K, L, 1+C) then each layer's W[out][in] and b[out] in the header's
+    `mlp_dtype`, little-endian. Weights are rounded to that precision here: an encoder that
+    renders with its own copy of the MLP rounds it first (`codec.field.mlp.stored_mlp`)."""
+    dtype = MLP_DTYPES[h.mlp_dtype]
     parts = [np.ascontiguousarray(steps, dtype="<f4").tobytes()]
     for w, b in mlp:
-        parts.append(np.ascontiguousarray(w, dtype="<f4").tobytes())
-        parts.append(np.ascontiguousarray(b, dtype="<f4").tobytes())
+        for arr in (w, b):
+            stored = np.ascontiguousarray(arr, dtype=dtype)
+            if not np.isfinite(stored).all():
+                raise ValueError(f"MLP weights do not fit {h.mlp_dtype} (largest |w| 65504)")
+            parts.append(stored.tobytes())
     return b"".join(parts)
 
 
@@ -31,14 +42,16 @@ def unpack_gof(
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     if len(payload) != gof_payload_size(h):
         raise FormatError(f"{what}: {len(payload)} bytes, expected {gof_payload_size(h)}")
-    arr = np.frombuffer(payload, dtype="<f4").astype(np.float32)
-    if not np.isfinite(arr).all():
-        raise FormatError(f"{what}: non-finite float")
     n_steps = h.tracks * h.levels * h.symbol_channels
-    steps = arr[:n_steps].reshape(h.tracks, h.levels, h.symbol_channels)
+    steps = np.frombuffer(payload, dtype="<f4", count=n_steps).astype(np.float32)
+    arr = np.frombuffer(payload, dtype=MLP_DTYPES[h.mlp_dtype], offset=4 * n_steps)
+    arr = arr.astype(np.float32)
+    if not (np.isfinite(arr).all() and np.isfinite(steps).all()):
+        raise FormatError(f"{what}: non-finite float")
+    steps = steps.reshape(h.tracks, h.levels, h.symbol_channels)
     if not (steps > 0).all():
         raise FormatError(f"{what}: quantization steps must be > 0")
-    pos = n_steps
+    pos = 0
     mlp = []
     for o, i in h.mlp_shapes():
         w = arr[pos : pos + o * i].reshape(o, i)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 MAGIC = b"\x89FCV\r\n\x1a\n"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1
 
 FIXED_HEAD = struct.Struct("<8sHHQI")
 """magic, version major, version minor, file_size (u64), header_len (u32): 24 bytes."""

@@ -42,6 +42,7 @@ def clip_info(f: FcvFile, file_bytes: int) -> dict[str, Any]:
         "density_res": list(h.density_res),
         "plane_res": list(h.plane_res),
         "hidden": list(h.hidden),
+        "mlp_dtype": h.mlp_dtype,
         "aabb": [list(h.aabb[0]), list(h.aabb[1])],
         "background": list(h.background),
         "render": h.render.to_dict(),

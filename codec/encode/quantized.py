@@ -139,7 +139,7 @@ def encode_clip(header: ClipHeader, gofs: list[GofChains]) -> EncodedClip:
         mlp = [(np.asarray(_np(w), np.float32), np.asarray(_np(b), np.float32)) for w, b in chains.mlp]
         if [w.shape for w, _ in mlp] != h.mlp_shapes():
             raise ValueError(f"MLP shapes {[w.shape for w, _ in mlp]} != {h.mlp_shapes()}")
-        gof_payload = pack_gof(steps, mlp)
+        gof_payload = pack_gof(h, steps, mlp)
         stats.gof_bytes += len(gof_payload)
         chunks.append((ChunkKey(KIND_GOF, g, frames[0], 0, 0), gof_payload))
         for lv in range(h.levels):

@@ -27,6 +27,12 @@ def apply_mlp(weights: MLPWeights, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def stored_mlp(weights: MLPWeights) -> MLPWeights:
+    """The weights as a .fcv stores them (IEEE half precision, docs/FORMAT.md §5.1), back in
+    the input's dtype: the encoder renders its P-frames with exactly what the decoder reads."""
+    return [(w.detach().half().to(w.dtype), b.detach().half().to(b.dtype)) for w, b in weights]
+
+
 def init_mlp(in_dim: int, hidden: tuple[int, ...], generator: torch.Generator) -> MLPWeights:
     """Kaiming-uniform initial weights (as nn.Linear does), from a seeded generator."""
     dims = [in_dim, *hidden, 3]

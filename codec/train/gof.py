@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ..field.config import FieldConfig
 from ..field.grids import FrameGrids, MLPWeights
-from ..field.mlp import init_mlp
+from ..field.mlp import init_mlp, stored_mlp
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .frame import FrameTrainer
@@ -227,7 +227,8 @@ class GoFTrainer:
         is_p = index > 0 and self.cfg.residuals
         res_d, res_p = trainer.params.residuals() if is_p else (None, None)
         if index == 0 or self.cfg.finetune_mlp:
-            self.result.mlp = [(w.detach().clone(), b.detach().clone()) for w, b in trainer.mlp]
+            # Rounded as the file stores it, so later frames train against the decoder's MLP.
+            self.result.mlp = stored_mlp(trainer.mlp)
         self.result.frames.append(
             FrameResult(
                 self.frame_ids[index], index == 0, density, planes, res_d, res_p,

@@ -264,3 +264,44 @@ def test_header_step_floor_round_trips_and_is_checked(tiny_clip) -> None:
         d["render"]["step_floor_res"] = bad
         with pytest.raises(FormatError, match="step_floor_res"):
             ClipHeader.from_json(d)
+
+
+def test_mlp_is_stored_in_half_precision_and_older_f32_files_still_read(tiny_clip) -> None:
+    import numpy as np
+
+    from codec.container.chunks import gof_payload_size, pack_gof, unpack_gof
+    from codec.container.format import KIND_GOF, ChunkKey
+    from codec.container.header import ClipHeader
+    from codec.container.reader import describe
+    from codec.decode.info import clip_info
+
+    enc, data = tiny_clip
+    f = FcvFile(data)
+    h = f.header
+    assert h.mlp_dtype == "f16" and clip_info(f, len(data))["mlp_dtype"] == "f16"
+    values = sum(o * i + o for o, i in h.mlp_shapes())
+    n_steps = h.tracks * h.levels * h.symbol_channels
+    assert gof_payload_size(h) == 4 * n_steps + 2 * values
+    key = ChunkKey(KIND_GOF, 0, 0, 0, 0)
+    steps, mlp = unpack_gof(h, f.chunk(key), describe(key))
+    # What is read back is exactly representable in half precision (no second rounding).
+    for w, b in mlp:
+        assert np.array_equal(w, w.astype(np.float16).astype(np.float32))
+        assert np.array_equal(b, b.astype(np.float16).astype(np.float32))
+    # A header without the key is a file written before format 1.1: float32 MLP.
+    older = h.to_json()
+    del older["mlp_dtype"]
+    h32 = ClipHeader.from_json(older)
+    assert h32.mlp_dtype == "f32"
+    payload = pack_gof(h32, steps, mlp)
+    assert len(payload) == gof_payload_size(h32) == 4 * (n_steps + values)
+    steps32, mlp32 = unpack_gof(h32, payload, "GoF")
+    assert np.array_equal(steps32, steps)
+    assert all(np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(mlp, mlp32))
+    for bad in ("f64", 16, None):
+        d = h.to_json()
+        d["mlp_dtype"] = bad
+        with pytest.raises(FormatError, match="mlp_dtype"):
+            ClipHeader.from_json(d)
+    with pytest.raises(ValueError, match="f16"):
+        pack_gof(h, steps, [(w * 1e6, b) for w, b in mlp])

@@ -181,3 +181,11 @@ def test_per_level_density_l1_multipliers_scale_each_level(tiny, test_preset):
     assert p.delta_density[0].grad is None  # multiplier 0: no L1 at level 1
     for lvl in levels[1:]:  # the last multiplier repeats
         assert torch.allclose(p.delta_density[lvl].grad, torch.full_like(p.delta_density[lvl], 2 * unit))
+
+
+def test_gof_mlp_is_rounded_as_the_file_stores_it(gof3):
+    """P-frames train against the MLP the decoder reads (half precision, FORMAT.md §5.1)."""
+    for w, b in gof3.mlp:
+        for t in (w, b):
+            assert torch.equal(t, t.half().float())
+    assert any(not torch.equal(w, torch.zeros_like(w)) for w, _ in gof3.mlp)
