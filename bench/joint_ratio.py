@@ -36,15 +36,25 @@ def full_points(src: str) -> list[tuple[int, float, float, list[float]]]:
                   for p in d["operating_points"] if p["level"] == top)
 
 
+def reference_bytes(ref: list[tuple[int, float, float, list[float]]], psnr: float) -> tuple[float, bool]:
+    """No-joint KB/frame at `psnr` (log-linear in bytes over PSNR, clamped to the curve's ends)
+    and whether `psnr` lies within 0.2 dB of the curve's range."""
+    log_kb = np.log([p[1] for p in ref])
+    ref_psnr = np.array([p[2] for p in ref])
+    order = np.argsort(ref_psnr)
+    log_kb, ref_psnr = log_kb[order], ref_psnr[order]
+    inside = bool(ref_psnr.min() - 0.2 <= psnr <= ref_psnr.max() + 0.2)
+    at = float(np.exp(np.interp(min(max(psnr, ref_psnr.min()), ref_psnr.max()), ref_psnr, log_kb)))
+    return at, inside
+
+
 def main(joint: str, no_joint: str) -> None:
     ref = full_points(no_joint)
-    log_kb = np.log([p[1] for p in ref])
-    psnr = np.array([p[2] for p in ref])
     for track, kb, p, _ in full_points(joint):
-        if p < psnr.min() - 0.2 or p > psnr.max() + 0.2:
+        at, inside = reference_bytes(ref, p)
+        if not inside:
             print(f"track {track}: {kb:.1f} KB @ {p:.2f} dB outside the no-joint range")
             continue
-        at = float(np.exp(np.interp(min(max(p, psnr.min()), psnr.max()), psnr, log_kb)))
         print(f"track {track}: {kb:.1f} KB @ {p:.2f} dB, no-joint {at:.1f} KB, ratio {kb / at:.3f}")
 
 
