@@ -245,7 +245,8 @@ def _presets() -> dict[str, Preset]:
             "default",
             FieldConfig(render=RenderParams(step_floor_res=FAST_STEP_FLOOR)).validate(),
             TrainConfig(key_steps=6000, p_steps=1000).validate(),
-            note="a few minutes per frame on CPU",
+            note="a few minutes per frame on CPU; the top rate track's P-frames converge "
+            "(issue 4's RD lines, docs/RESULTS.md)",
         ),
         "best": Preset(
             "best",
