@@ -242,3 +242,30 @@ def test_track_rate_power_scales_each_tracks_rate_gradient_by_its_step_ratio() -
     # Steps 1 : 1/2.5, so w = (1, 0.4) / 0.7: the fine track's pull shrinks to 0.4 / 0.7.
     ratio = grads[1.0][only_fine] / grads[0.0][only_fine]
     torch.testing.assert_close(ratio, torch.full_like(ratio, 0.4 / 0.7))
+
+
+def test_p_compress_start_trains_a_p_frames_first_steps_as_without_rate() -> None:
+    """Before `p_compress_start` a P-frame sees the float chain and its residuals get no rate
+    gradient; afterwards both come on. I-frames are untouched."""
+    gen = torch.Generator().manual_seed(3)
+    f_prev = (torch.randn(9, 9, 9, generator=gen), torch.randn(3, 2, 9, 9, generator=gen))
+    cfg = JointRateConfig(rate_samples=0, p_float_share=0.0, p_compress_start=0.4, refit_every=0)
+    hook = JointRateHook(RateModel(1, 3, RateConfig(tracks=2)), cfg)
+    hook.begin_frame(1, is_key=False)
+    hook.bind(SimpleNamespace(base_density=[f_prev[0]], base_planes=[f_prev[1]]))
+    steps, quantized, priced = 10, [], []
+    for i in range(steps):
+        dp = (0.5 * torch.randn(3, 2, 9, 9, generator=gen)).requires_grad_(True)
+        quantized.append(hook.quantized_step)
+        loss = hook.loss({("planes", 0): dp}, i / steps)
+        if loss.requires_grad:
+            loss.backward()
+        priced.append(dp.grad is not None and float(dp.grad.abs().sum()) > 0)
+    assert quantized == [False] * 4 + [True] * 6
+    assert priced == [False] * 4 + [True] * 6
+    key = JointRateHook(RateModel(1, 3, RateConfig(tracks=2)),
+                        JointRateConfig(float_share=0.0, p_compress_start=0.9, refit_every=0))
+    key.begin_frame(0, is_key=True)
+    key.bind(SimpleNamespace(base_density=[torch.zeros(5, 5, 5)],
+                             base_planes=[torch.zeros(3, 2, 5, 5)]))
+    assert key.quantized_step
