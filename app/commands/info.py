@@ -26,6 +26,17 @@ def _fmt(v: object, spec: str) -> str:
     return format(v, spec) if isinstance(v, (int, float)) else "-"
 
 
+def _scored_on(info: dict) -> str:
+    """Which views the encoder scored: `fieldcast eval` scores its clips on fewer views than
+    its own evaluation does, so the two PSNRs of one clip can differ."""
+    encoder = info.get("encoder")
+    views = encoder.get("score_views") if isinstance(encoder, dict) else None
+    if isinstance(views, int) and not isinstance(views, bool):
+        first = "the first test view" if views == 1 else f"the first {views} test views"
+        return f"mean over {first} of every frame"
+    return "mean over the test views of every frame"
+
+
 def run(args: argparse.Namespace) -> int:
     data = read_source(args.clip)
     info = clip_info(FcvFile(data), len(data))
@@ -39,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
           f" x {info['channels']} channels; MLP hidden {info['hidden']}")
     print(f"  tracks {info['tracks']}, cameras {len(info['cameras'])}, box {info['aabb']},"
           f" background {info['background']}")
+    print(f"  operating points (PSNR, SSIM: {_scored_on(info)}):")
     print("  track level  KB/frame   kbit/s    PSNR    SSIM")
     for p in info["operating_points"]:
         kb = p["bytes_per_frame"] / 1024 if isinstance(p["bytes_per_frame"], (int, float)) else None

@@ -210,6 +210,22 @@ def test_info_json_keys(tiny_clip, tmp_path) -> None:
     assert len(res.stderr.strip().splitlines()) == 1
 
 
+def test_info_table_says_which_views_scored_it(tiny_clip, tmp_path) -> None:
+    from app.commands.info import _scored_on
+
+    _, data = tiny_clip
+    path = tmp_path / "tiny.fcv"
+    path.write_bytes(data)
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "info", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "operating points (PSNR, SSIM: mean over the test views of every frame)" in out
+    # `fieldcast eval` encodes with score_views 1: the table must not pass for its evaluation.
+    assert _scored_on({"encoder": {"score_views": 1}}) == "mean over the first test view of every frame"
+    assert "first 3 test views" in _scored_on({"encoder": {"score_views": 3}})
+    assert _scored_on({"encoder": {"score_views": None}}) == _scored_on({})
+
+
 def test_decode_cli_renders_png_and_rejects_bad_input(tiny_clip, tmp_path) -> None:
     import imageio.v3 as iio
 
