@@ -33,11 +33,20 @@ import torch
 from codec.entropy.rate_model import RateModel, fit_densities, ste_round
 from codec.field.config import RenderParams
 
+SINGLE_TRACK_RATE_WEIGHT = 1e-3
+"""γ of the one-track models (the fixed-rate baseline), I- and P-frames: the value their recipe
+was measured with (sessions 5-10). The shared model's γ was halved in session 13, after the
+baseline's figures; the baseline keeps its own so that its encodes stay comparable."""
+
 
 @dataclass(frozen=True)
 class JointRateConfig:
-    rate_weight: float = 1e-3
-    """γ: weight of the whole RD term against the photometric MSE."""
+    rate_weight: float = 5e-4
+    """γ: weight of the whole RD term against the photometric MSE. Measured on figure128
+    (docs/RATE.md, session 13; with `p_rate_weight` at the same value): 1e-3 -> 5e-4 moved
+    every track up its curve (finest track's I-frame +0.4 dB for +13 % bytes at `fast`) and
+    the full-LOD curve by BD-rate -7.3 % (`fast`, seed 0); the rate pressure of the coarse
+    tracks had held the shared chain's ceiling 0.7 dB under the `--no-joint-rate` chain's."""
     rate_samples: int = 4096
     """Elements per (kind, level) tensor the rate is evaluated on each step (0 = all)."""
     seed: int = 0
@@ -57,13 +66,14 @@ class JointRateConfig:
     (docs/RATE.md), learned steps end ~1.5x finer than the initial ladder (λ_r·MSE outweighs
     γ·bits) and the joint file needed 1.2-1.3x the no-joint bytes at equal PSNR; with the
     initial ladder (the `--no-joint-rate` steps) it needed 0.65-0.94x."""
-    p_rate_weight: float | None = 1e-3
+    p_rate_weight: float | None = 5e-4
     """γ on P-frames (None = rate_weight), for the kinds in `p_rate_kinds`; P densities are
     refitted whatever it is (the rate estimate). Measured on figure128 (docs/RATE.md, session 4,
     with `p_quantized` and planes only): 1e-3 cut the P-frames' plane bytes 26-38 % at tracks
     1-3 for -0.17 to -0.26 dB on their P-frames (track 0 +0.3 dB); equal-PSNR ratio
     0.62/0.57/0.67/1.03 -> 0.59/0.54/0.63/0.98. Session 2 (density and planes, older
-    trainer, no `p_quantized`) had measured it at -2.4 to -3.6 dB and switched it off."""
+    trainer, no `p_quantized`) had measured it at -2.4 to -3.6 dB and switched it off.
+    Session 13: 5e-4, halved with `rate_weight` (see there)."""
     p_rate_kinds: tuple[str, ...] = ("planes",)
     """Kinds whose P-frame residuals the rate term prices (with `p_rate_weight`); the others'
     P-frame rate is left out of the loss (their densities are still refitted). Density is left
@@ -204,7 +214,8 @@ class JointRateConfig:
         density too cost the one-track models 0.36-0.57 dB at tracks 2-4 for 6-7 % fewer bytes
         (docs/RATE.md, session 10; the shared model's tracks 3-4 weigh w_r / K = 0.1 / 0.04)."""
         return replace(self, float_share=0.5, qat_tracks=None, p_float_share=None,
-                       p_qat_tracks=None, key_noise_tracks=(), key_rate_kinds=("planes",))
+                       p_qat_tracks=None, key_noise_tracks=(), key_rate_kinds=("planes",),
+                       rate_weight=SINGLE_TRACK_RATE_WEIGHT, p_rate_weight=SINGLE_TRACK_RATE_WEIGHT)
 
 
 PLAYBACK_MARGIN = 1.25
