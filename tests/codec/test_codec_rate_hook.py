@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import torch
 
-from codec.encode.rate_hook import SINGLE_TRACK_RATE_WEIGHT, JointRateConfig, JointRateHook
+from codec.encode.rate_hook import JointRateConfig, JointRateHook
 from codec.entropy.rate_model import RateConfig, RateModel
 from codec.quantize.closed_loop import ChainQuantizer
 
@@ -206,9 +206,9 @@ def test_key_noise_tracks_perturb_the_i_frame_float_steps_within_half_a_bin() ->
     cfg = JointRateConfig(float_share=1.0, key_noise_tracks=(2,))
     assert cfg.for_single_track().key_noise_tracks == ()
     assert cfg.for_single_track().key_rate_kinds == ("planes",)  # measured: density hurt them
-    # The fixed-rate baseline keeps the γ its recipe was measured with, whatever the shared one.
-    assert cfg.for_single_track().rate_weight == SINGLE_TRACK_RATE_WEIGHT
-    assert cfg.for_single_track().p_rate_weight == SINGLE_TRACK_RATE_WEIGHT
+    # The fixed-rate baseline trains at the shared model's γ: a like-for-like comparison.
+    assert cfg.for_single_track().rate_weight == cfg.rate_weight
+    assert cfg.for_single_track().p_rate_weight == cfg.p_rate_weight
     base = SimpleNamespace(base_density=[torch.zeros(9, 9, 9)], base_planes=[torch.zeros(3, 2, 9, 9)])
     delta = torch.randn(3, 2, 9, 9, generator=gen)
     hook = JointRateHook(model, cfg)
