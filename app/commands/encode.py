@@ -25,10 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="dataset directory (transforms.json) or the json file")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .fcv path")
     parser.add_argument(
-        "--preset", default="fast",
-        help="training budget: test (seconds; tests), fast (default: ~2 min I-frame, ~30 s per "
-             "P-frame on 2 CPU threads), default (2x the steps: slower, and the top rate track's "
-             "P-frames converge, docs/RESULTS.md issue 4), best (GPU-sized)")
+        "--preset", default="default",
+        help="training budget: default (the default; figure128's first 3 frames in ~8 min on "
+             "1 CPU thread; every rate track needs <= 0.6x the bytes of --no-joint-rate at equal "
+             "PSNR, docs/RESULTS.md), fast (half the steps, ~4.5 min; ~2 min per I-frame and "
+             "~30 s per P-frame on 2 threads; its top rate track compresses less well), "
+             "test (seconds; tests), best (GPU-sized)")
     parser.add_argument("--levels", type=int, default=None, help="levels of detail L (default: preset)")
     parser.add_argument("--tracks", type=int, default=4, help="rate tracks K, 1..8 (default 4)")
     parser.add_argument("--gof", type=int, default=10, help="GoF length in frames (default 10)")

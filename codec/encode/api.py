@@ -32,8 +32,9 @@ from .quantized import EncodedClip, GofChains, encode_clip
 class EncodeSettings:
     """What `fieldcast encode` asks for (documented defaults)."""
 
-    preset: str = "fast"
-    """Training preset (codec/train/config.py): field shape and step budget."""
+    preset: str = "default"
+    """Training preset (codec/train/config.py): field shape and step budget. `default` is where
+    the jointly trained file's RD lines hold (docs/RESULTS.md, issue 4); `fast` halves the steps."""
     levels: int | None = None
     """Override the preset's number of levels (finest levels dropped, or nested ones added)."""
     tracks: int = 4
