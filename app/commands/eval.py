@@ -50,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", type=Path, help="dataset directory (transforms.json)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="evaluation directory")
     parser.add_argument(
-        "--preset", default="fast", help="training preset of every variant (default fast)"
+        "--preset", default="fast",
+        help="training preset of every variant (default fast, unlike `encode`: an evaluation "
+             "trains up to nine models, and `default` doubles its time)",
     )
     parser.add_argument(
         "--frames", type=int, default=None, help="evaluate the first N frames (default all)"
