@@ -18,6 +18,7 @@ import torch
 from codec.data.dataset import load_dataset
 from codec.decode.decoder import Decoder
 from codec.eval.measure import ViewSet, measure_point
+from codec.field.mlp import stored_mlp
 
 
 def main(clip: str, dataset: str = "../shared/bench/figure128") -> None:
@@ -29,8 +30,7 @@ def main(clip: str, dataset: str = "../shared/bench/figure128") -> None:
                                  torch.device("cpu"))
 
     def halved(grids):  # noqa: ANN001, ANN202
-        mlp = [(w.half().float(), b.half().float()) for w, b in grids.mlp]
-        return dataclasses.replace(grids, mlp=mlp)
+        return dataclasses.replace(grids, mlp=stored_mlp(grids.mlp))
 
     for r in sorted({0, h.tracks - 1}):
         stored = measure_point(lambda t, r=r: dec.frame(t, r, h.levels), views).psnr
